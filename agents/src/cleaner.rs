@@ -1,0 +1,234 @@
+//! The Clean agent: applies each source's rules to incoming batches and commits records, dedup
+//! decisions, quarantine entries, counters and the source checkpoint in one store transaction.
+//!
+//! Threading: a sync actor on its own thread (SyncArbiter with one thread), because cleaning and
+//! sled commits block. One thread also serialises commits, so dedup never races.
+
+use std::collections::{BTreeMap, HashMap};
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+
+use actix::{Actor, Addr, Handler, Message, SyncArbiter, SyncContext};
+use agora_core::clean::{find_outliers, SourceRules, OUTLIER_FIELDS};
+use agora_core::config::AgoraConfig;
+use agora_core::quality::{OutlierCounts, SourceStats};
+use agora_core::record::Record;
+use agora_core::store::{CommitBatch, CommitReport, Store};
+
+use crate::error::AgentError;
+use crate::state::{AgentState, AgentStatus, GetState};
+
+/// Name of the Clean agent in states and logs.
+pub const CLEANER_NAME: &str = "clean";
+
+/// A batch from a source, in the `agora-batch/1` encoding, with the checkpoint it ends at.
+#[derive(Message)]
+#[rtype(result = "Result<CommitReport, AgentError>")]
+pub struct CleanBatch {
+    pub source: String,
+    pub batch: Vec<u8>,
+    /// `None` for push batches, which have no checkpoint.
+    pub checkpoint: Option<Vec<u8>>,
+}
+
+/// Recomputes outlier flags on price and quantity over everything stored.
+#[derive(Message)]
+#[rtype(result = "Result<BTreeMap<String, OutlierCounts>, AgentError>")]
+pub struct FlagOutliers;
+
+/// Answers once every message sent before it has been handled: a barrier.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct Barrier;
+
+/// The Clean agent.
+pub struct Cleaner {
+    store: Arc<dyn Store>,
+    rules: HashMap<String, SourceRules>,
+    stats: HashMap<String, SourceStats>,
+    outlier_method: agora_core::config::OutlierMethod,
+    outlier_threshold: f64,
+    state: AgentState,
+    queued: Arc<AtomicU64>,
+}
+
+impl Actor for Cleaner {
+    type Context = SyncContext<Self>;
+}
+
+/// The address of the Clean agent plus a count of batches queued for it.
+#[derive(Clone)]
+pub struct CleanerHandle {
+    pub addr: Addr<Cleaner>,
+    queued: Arc<AtomicU64>,
+}
+
+impl CleanerHandle {
+    /// Enqueues a batch now and returns a future of its commit report.
+    ///
+    /// The message is in the agent's mailbox when this returns (if the mailbox has room), so a
+    /// caller can send several batches before awaiting any.
+    ///
+    /// # Errors
+    /// The future yields [`AgentError::Unreachable`] if the agent is gone, or the commit's error.
+    pub fn submit(&self, batch: CleanBatch) -> impl std::future::Future<Output = Result<CommitReport, AgentError>> + Send + 'static {
+        self.queued.fetch_add(1, Ordering::Relaxed);
+        let request = self.addr.send(batch);
+        let queued = self.queued.clone();
+        async move {
+            match request.await {
+                Ok(report) => report,
+                Err(err) => {
+                    queued.fetch_sub(1, Ordering::Relaxed);
+                    Err(AgentError::Unreachable { agent: CLEANER_NAME.to_string(), reason: err.to_string() })
+                }
+            }
+        }
+    }
+}
+
+impl Cleaner {
+    /// Compiles every source's rules, loads the stored counters and starts the agent's thread.
+    ///
+    /// # Errors
+    /// A config or store error found while preparing.
+    pub fn start(config: &AgoraConfig, store: Arc<dyn Store>) -> Result<CleanerHandle, AgentError> {
+        let mut rules = HashMap::new();
+        for (name, source) in &config.sources {
+            rules.insert(name.clone(), SourceRules::compile(name, source, &config.clean, config.store.keep_raw)?);
+        }
+        let stats: HashMap<String, SourceStats> = store.source_stats()?.into_iter().collect();
+        let queued = Arc::new(AtomicU64::new(0));
+        let (method, threshold) = (config.clean.outlier_method, config.clean.outlier_threshold);
+        let shared_queue = queued.clone();
+        let addr = SyncArbiter::start(1, move || Cleaner {
+            store: store.clone(),
+            rules: rules.clone(),
+            stats: stats.clone(),
+            outlier_method: method,
+            outlier_threshold: threshold,
+            state: AgentState::starting(CLEANER_NAME, "clean", 0),
+            queued: shared_queue.clone(),
+        });
+        Ok(CleanerHandle { addr, queued })
+    }
+
+    fn commit(&mut self, msg: CleanBatch) -> Result<CommitReport, AgentError> {
+        let rules = self.rules.get(&msg.source).ok_or_else(|| AgentError::UnknownSource {
+            source_name: msg.source.clone(),
+            known: self.rules.keys().cloned().collect::<Vec<_>>().join(", "),
+        })?;
+        let mut stats = self.stats.get(&msg.source).cloned().unwrap_or_default();
+        let now = agora_core::now_ms();
+        let cleaned = rules.clean_batch(&msg.batch, &mut stats, now);
+        let report = self.store.commit(CommitBatch {
+            source: msg.source.clone(),
+            records: cleaned.records,
+            quarantine: cleaned.quarantine,
+            checkpoint: msg.checkpoint,
+            stats: stats.clone(),
+            ingested_at: now,
+        })?;
+        // Mirror what the store now holds; the store added accepted and duplicates.
+        stats.read += report.accepted + report.duplicates;
+        stats.accepted += report.accepted;
+        stats.duplicates += report.duplicates;
+        self.stats.insert(msg.source, stats);
+        Ok(report)
+    }
+
+    fn flag_outliers(&self) -> Result<BTreeMap<String, OutlierCounts>, AgentError> {
+        let mut flags: BTreeMap<_, Vec<String>> = BTreeMap::new();
+        let mut counts: BTreeMap<String, OutlierCounts> = BTreeMap::new();
+        for (kind, field) in OUTLIER_FIELDS {
+            // Per source: one source's prices say nothing about another's currency or scale.
+            let mut by_source: BTreeMap<String, (Vec<_>, Vec<f64>)> = BTreeMap::new();
+            self.store.scan_records(kind, &mut |key, stored| {
+                let value = match (&stored.record, field) {
+                    (Record::Item(item), "price") => item.price,
+                    (Record::Order(order), "quantity") => Some(order.quantity),
+                    (Record::Order(order), "unit_price") => order.unit_price,
+                    _ => None,
+                };
+                if let Some(value) = value {
+                    let entry = by_source.entry(stored.provenance.source).or_default();
+                    entry.0.push(*key);
+                    entry.1.push(value);
+                }
+                true
+            })?;
+            for (source, (keys, values)) in by_source {
+                let outliers = find_outliers(&values, self.outlier_method, self.outlier_threshold);
+                if !outliers.is_empty() {
+                    counts.entry(source).or_default().insert(field.to_string(), outliers.len() as u64);
+                }
+                for index in outliers {
+                    flags.entry(keys[index]).or_default().push(field.to_string());
+                }
+            }
+        }
+        self.store.replace_outliers(&flags, &counts)?;
+        Ok(counts)
+    }
+}
+
+/// Runs a handler body, turning a panic into an error so the agent keeps serving.
+fn guard<T>(agent: &mut Cleaner, body: impl FnOnce(&mut Cleaner) -> Result<T, AgentError>) -> Result<T, AgentError> {
+    let result = match catch_unwind(AssertUnwindSafe(|| body(agent))) {
+        Ok(result) => result,
+        Err(payload) => {
+            let message = payload
+                .downcast_ref::<&str>()
+                .map(|text| text.to_string())
+                .or_else(|| payload.downcast_ref::<String>().cloned())
+                .unwrap_or_else(|| "unknown panic".to_string());
+            Err(AgentError::Panicked { agent: CLEANER_NAME.to_string(), message })
+        }
+    };
+    if let Err(err) = &result {
+        agent.state.errors += 1;
+        agent.state.last_error = Some(err.to_string());
+        tracing::error!(agent = CLEANER_NAME, error = %err, "batch failed");
+    }
+    result
+}
+
+impl Handler<CleanBatch> for Cleaner {
+    type Result = Result<CommitReport, AgentError>;
+
+    fn handle(&mut self, msg: CleanBatch, _ctx: &mut SyncContext<Self>) -> Self::Result {
+        self.queued.fetch_sub(1, Ordering::Relaxed);
+        self.state.status = AgentStatus::Running;
+        let report = guard(self, |cleaner| cleaner.commit(msg))?;
+        self.state.processed += report.accepted + report.duplicates + report.quarantined;
+        Ok(report)
+    }
+}
+
+impl Handler<FlagOutliers> for Cleaner {
+    type Result = Result<BTreeMap<String, OutlierCounts>, AgentError>;
+
+    fn handle(&mut self, _msg: FlagOutliers, _ctx: &mut SyncContext<Self>) -> Self::Result {
+        guard(self, |cleaner| cleaner.flag_outliers())
+    }
+}
+
+impl Handler<Barrier> for Cleaner {
+    type Result = ();
+
+    fn handle(&mut self, _msg: Barrier, _ctx: &mut SyncContext<Self>) {}
+}
+
+impl Handler<GetState> for Cleaner {
+    type Result = actix::MessageResult<GetState>;
+
+    fn handle(&mut self, _msg: GetState, _ctx: &mut SyncContext<Self>) -> Self::Result {
+        let mut state = self.state.clone();
+        state.backlog = self.queued.load(Ordering::Relaxed);
+        if state.backlog == 0 && state.status == AgentStatus::Running {
+            state.status = AgentStatus::Idle;
+        }
+        actix::MessageResult(state)
+    }
+}

@@ -1,0 +1,20 @@
+//! The one error type of agora-agents.
+
+use agora_core::CoreError;
+
+/// What can go wrong between agents.
+#[derive(Debug, thiserror::Error)]
+pub enum AgentError {
+    /// The core failed (store, plugin, config).
+    #[error(transparent)]
+    Core(#[from] CoreError),
+    /// A message could not reach its agent (it stopped or its mailbox closed).
+    #[error("agent {agent} is unreachable: {reason}")]
+    Unreachable { agent: String, reason: String },
+    /// A batch named a source that is not configured for this use.
+    #[error("unknown source {source_name:?}; configured: {known}")]
+    UnknownSource { source_name: String, known: String },
+    /// The agent panicked while handling a message.
+    #[error("agent {agent} panicked: {message}")]
+    Panicked { agent: String, message: String },
+}

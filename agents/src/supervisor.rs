@@ -1,0 +1,322 @@
+//! The Supervisor: starts the Clean agent and one Ingest agent per configured source, restarts a
+//! failed agent alone after an exponential back-off (counting restarts), and answers for the
+//! whole pipeline's state.
+//!
+//! Threading: an ordinary actor on the actix arbiter; it only routes messages and never blocks.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use actix::{Actor, ActorFutureExt, Addr, AsyncContext, Context, Handler, Message, ResponseActFuture, ResponseFuture, WrapFuture};
+use agora_core::config::{AgoraConfig, PUSH_PLUGIN};
+use agora_core::plugin::PluginHost;
+use agora_core::store::{CommitReport, Store};
+use futures::channel::oneshot;
+use serde::{Deserialize, Serialize};
+
+use crate::cleaner::{Barrier, CleanBatch, Cleaner, CleanerHandle, FlagOutliers, CLEANER_NAME};
+use crate::error::AgentError;
+use crate::ingestor::{Ingestor, IngestorSetup, Pause, Resume, Stop};
+use crate::state::{AgentState, AgentStatus, GetState};
+
+/// How an Ingest agent's run ended, told to the supervisor.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub enum AgentEvent {
+    /// Read everything (`--once`).
+    Finished { source: String, state: AgentState },
+    /// Failed; restart it.
+    Failed { source: String, error: String, state: AgentState },
+}
+
+/// Asks for every agent's state.
+#[derive(Message)]
+#[rtype(result = "PipelineState")]
+pub struct GetPipelineState;
+
+/// The state of the whole pipeline.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct PipelineState {
+    pub agents: Vec<AgentState>,
+}
+
+/// Resolves when every source has finished or been given up on (`--once` runs).
+#[derive(Message)]
+#[rtype(result = "Result<(), String>")]
+pub struct WaitForCompletion;
+
+/// Pauses or resumes a source's Ingest agent.
+#[derive(Message)]
+#[rtype(result = "Result<(), AgentError>")]
+pub struct SetPaused {
+    pub source: String,
+    pub paused: bool,
+}
+
+/// Records pushed over HTTP for a `push` source, in the `agora-batch/1` encoding.
+#[derive(Message)]
+#[rtype(result = "Result<CommitReport, AgentError>")]
+pub struct PushBatch {
+    pub source: String,
+    pub batch: Vec<u8>,
+}
+
+/// Stops every Ingest agent, lets queued batches commit, recomputes outliers and flushes.
+#[derive(Message)]
+#[rtype(result = "Result<(), AgentError>")]
+pub struct Shutdown;
+
+struct Slot {
+    addr: Option<Addr<Ingestor>>,
+    restarts: u32,
+    last: AgentState,
+    paused: bool,
+}
+
+impl Slot {
+    fn done(&self) -> bool {
+        matches!(self.last.status, AgentStatus::Finished | AgentStatus::GaveUp)
+    }
+}
+
+/// The supervisor of one node's pipeline.
+pub struct Supervisor {
+    config: Arc<AgoraConfig>,
+    store: Arc<dyn Store>,
+    host: Arc<PluginHost>,
+    cleaner: CleanerHandle,
+    once: bool,
+    slots: BTreeMap<String, Slot>,
+    waiters: Vec<oneshot::Sender<Result<(), String>>>,
+}
+
+impl Supervisor {
+    /// Starts the Clean agent and the supervisor, which starts an Ingest agent per enabled
+    /// source. With `once`, agents stop when caught up and failed ones are retried a bounded
+    /// number of times.
+    ///
+    /// # Errors
+    /// A config or store error found while preparing the Clean agent.
+    pub fn start(config: Arc<AgoraConfig>, store: Arc<dyn Store>, host: Arc<PluginHost>, once: bool) -> Result<Addr<Self>, AgentError> {
+        let cleaner = Cleaner::start(&config, store.clone())?;
+        Ok(Supervisor { config, store, host, cleaner, once, slots: BTreeMap::new(), waiters: Vec::new() }.start())
+    }
+
+    /// The Clean agent's handle (for push ingestion and tests).
+    pub fn cleaner(&self) -> &CleanerHandle {
+        &self.cleaner
+    }
+
+    fn spawn_ingestor(&mut self, source: &str, ctx: &mut Context<Self>) {
+        let Some(config) = self.config.sources.get(source) else { return };
+        let slot = self.slots.get_mut(source).expect("slot exists for every configured source");
+        let plugin = self.host.source(&config.plugin).map_err(|err| err.to_string());
+        let setup = IngestorSetup {
+            name: source.to_string(),
+            source: config.clone(),
+            ingest: self.config.ingest.clone(),
+            plugin,
+            store: self.store.clone(),
+            cleaner: self.cleaner.clone(),
+            supervisor: ctx.address().recipient(),
+            restarts: slot.restarts,
+            once: self.once,
+            paused: slot.paused,
+        };
+        slot.last.status = AgentStatus::Starting;
+        slot.addr = Some(Ingestor::new(setup).start());
+    }
+
+    fn notify_if_complete(&mut self) {
+        if !self.once || !self.slots.values().all(Slot::done) {
+            return;
+        }
+        let failed: Vec<String> = self
+            .slots
+            .iter()
+            .filter(|(_, slot)| slot.last.status == AgentStatus::GaveUp)
+            .map(|(name, slot)| format!("{name}: {}", slot.last.last_error.clone().unwrap_or_default()))
+            .collect();
+        let outcome = if failed.is_empty() { Ok(()) } else { Err(format!("sources gave up: {}", failed.join("; "))) };
+        for waiter in self.waiters.drain(..) {
+            let _ = waiter.send(outcome.clone());
+        }
+    }
+}
+
+impl Actor for Supervisor {
+    type Context = Context<Self>;
+
+    fn started(&mut self, ctx: &mut Context<Self>) {
+        let sources: Vec<String> = self
+            .config
+            .sources
+            .iter()
+            .filter(|(_, source)| source.enabled && source.plugin != PUSH_PLUGIN)
+            .map(|(name, _)| name.clone())
+            .collect();
+        for name in sources {
+            let last = AgentState::starting(&Ingestor::agent_name(&name), "ingest", 0);
+            self.slots.insert(name.clone(), Slot { addr: None, restarts: 0, last, paused: false });
+            self.spawn_ingestor(&name, ctx);
+        }
+        self.notify_if_complete();
+    }
+}
+
+impl Handler<AgentEvent> for Supervisor {
+    type Result = ();
+
+    fn handle(&mut self, event: AgentEvent, ctx: &mut Context<Self>) {
+        match event {
+            AgentEvent::Finished { source, state } => {
+                if let Some(slot) = self.slots.get_mut(&source) {
+                    slot.addr = None;
+                    slot.last = state;
+                    slot.last.status = AgentStatus::Finished;
+                }
+                tracing::info!(%source, "source finished");
+            }
+            AgentEvent::Failed { source, error, state } => {
+                let ingest = &self.config.ingest;
+                let Some(slot) = self.slots.get_mut(&source) else { return };
+                slot.addr = None;
+                let errors = slot.last.errors + 1;
+                slot.last = state;
+                slot.last.errors = errors;
+                slot.last.last_error = Some(error.clone());
+                if self.once && slot.restarts >= ingest.once_max_restarts {
+                    slot.last.status = AgentStatus::GaveUp;
+                    tracing::error!(%source, %error, restarts = slot.restarts, "giving up on source");
+                } else {
+                    slot.restarts += 1;
+                    slot.last.restarts = slot.restarts;
+                    slot.last.status = AgentStatus::Failed;
+                    let backoff = ingest
+                        .restart_backoff_ms
+                        .saturating_mul(1u64 << (slot.restarts - 1).min(16))
+                        .min(ingest.max_restart_backoff_ms);
+                    tracing::warn!(%source, %error, restart = slot.restarts, backoff_ms = backoff, "restarting ingest agent");
+                    ctx.run_later(Duration::from_millis(backoff), move |supervisor, ctx| supervisor.spawn_ingestor(&source, ctx));
+                }
+            }
+        }
+        self.notify_if_complete();
+    }
+}
+
+impl Handler<GetPipelineState> for Supervisor {
+    type Result = ResponseFuture<PipelineState>;
+
+    fn handle(&mut self, _msg: GetPipelineState, _ctx: &mut Context<Self>) -> Self::Result {
+        let cleaner = self.cleaner.addr.clone();
+        let ingestors: Vec<(Option<Addr<Ingestor>>, AgentState, u32)> =
+            self.slots.values().map(|slot| (slot.addr.clone(), slot.last.clone(), slot.restarts)).collect();
+        Box::pin(async move {
+            let mut agents = Vec::with_capacity(ingestors.len() + 1);
+            let timeout = Duration::from_secs(2);
+            let clean_state = actix::clock::timeout(timeout, cleaner.send(GetState)).await;
+            agents.push(match clean_state {
+                Ok(Ok(state)) => state,
+                _ => {
+                    let mut state = AgentState::starting(CLEANER_NAME, "clean", 0);
+                    state.status = AgentStatus::Running;
+                    state.last_error = Some("busy: did not answer within 2 s".to_string());
+                    state
+                }
+            });
+            for (addr, last, restarts) in ingestors {
+                let live = match addr {
+                    Some(addr) => actix::clock::timeout(timeout, addr.send(GetState)).await.ok().and_then(Result::ok),
+                    None => None,
+                };
+                let mut state = live.unwrap_or(last.clone());
+                state.restarts = restarts;
+                // Errors and the last error survive restarts: the fresh agent starts at zero.
+                state.errors = state.errors.max(last.errors);
+                if state.last_error.is_none() {
+                    state.last_error = last.last_error;
+                }
+                agents.push(state);
+            }
+            PipelineState { agents }
+        })
+    }
+}
+
+impl Handler<WaitForCompletion> for Supervisor {
+    type Result = ResponseFuture<Result<(), String>>;
+
+    fn handle(&mut self, _msg: WaitForCompletion, _ctx: &mut Context<Self>) -> Self::Result {
+        let (sender, receiver) = oneshot::channel();
+        self.waiters.push(sender);
+        self.notify_if_complete();
+        Box::pin(async move { receiver.await.unwrap_or_else(|_| Err("supervisor stopped".to_string())) })
+    }
+}
+
+impl Handler<SetPaused> for Supervisor {
+    type Result = Result<(), AgentError>;
+
+    fn handle(&mut self, msg: SetPaused, _ctx: &mut Context<Self>) -> Self::Result {
+        let known = self.slots.keys().cloned().collect::<Vec<_>>().join(", ");
+        let slot = self.slots.get_mut(&msg.source).ok_or(AgentError::UnknownSource { source_name: msg.source.clone(), known })?;
+        slot.paused = msg.paused;
+        if let Some(addr) = &slot.addr {
+            if msg.paused {
+                addr.do_send(Pause);
+            } else {
+                addr.do_send(Resume);
+            }
+        }
+        Ok(())
+    }
+}
+
+impl Handler<PushBatch> for Supervisor {
+    type Result = ResponseFuture<Result<CommitReport, AgentError>>;
+
+    fn handle(&mut self, msg: PushBatch, _ctx: &mut Context<Self>) -> Self::Result {
+        let is_push = self.config.sources.get(&msg.source).is_some_and(|source| source.plugin == PUSH_PLUGIN && source.enabled);
+        if !is_push {
+            let known = self
+                .config
+                .sources
+                .iter()
+                .filter(|(_, source)| source.plugin == PUSH_PLUGIN && source.enabled)
+                .map(|(name, _)| name.clone())
+                .collect::<Vec<_>>()
+                .join(", ");
+            let error = AgentError::UnknownSource { source_name: msg.source, known: if known.is_empty() { "none".into() } else { known } };
+            return Box::pin(async move { Err(error) });
+        }
+        Box::pin(self.cleaner.submit(CleanBatch { source: msg.source, batch: msg.batch, checkpoint: None }))
+    }
+}
+
+impl Handler<Shutdown> for Supervisor {
+    type Result = ResponseActFuture<Self, Result<(), AgentError>>;
+
+    fn handle(&mut self, _msg: Shutdown, _ctx: &mut Context<Self>) -> Self::Result {
+        for slot in self.slots.values_mut() {
+            if let Some(addr) = slot.addr.take() {
+                addr.do_send(Stop);
+            }
+        }
+        let cleaner = self.cleaner.addr.clone();
+        let store = self.store.clone();
+        Box::pin(
+            async move {
+                // Give workers a moment to see the stop flag and drain, then wait for the queue.
+                actix::clock::sleep(Duration::from_millis(100)).await;
+                cleaner.send(Barrier).await.map_err(|err| AgentError::Unreachable { agent: CLEANER_NAME.into(), reason: err.to_string() })?;
+                cleaner.send(FlagOutliers).await.map_err(|err| AgentError::Unreachable { agent: CLEANER_NAME.into(), reason: err.to_string() })??;
+                store.flush()?;
+                Ok(())
+            }
+            .into_actor(self)
+            .map(|result, _supervisor, _ctx| result),
+        )
+    }
+}

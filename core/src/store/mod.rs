@@ -1,0 +1,126 @@
+//! Storage behind a trait: the engine talks to [`Store`]; [`SledStore`] is the embedded default.
+//!
+//! Exactly-once rests on one rule: a batch's records, its dedup decisions, its quarantine
+//! entries, its counters and its source checkpoint commit in one atomic step.
+
+mod codec;
+mod sled_store;
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+pub use codec::{decode, encode, FORMAT_VERSION};
+pub use sled_store::SledStore;
+
+use crate::clean::{CleanRecord, RecordKey};
+use crate::error::CoreError;
+use crate::quality::{OutlierCounts, QuarantineEntry, SourceStats};
+use crate::record::{RecordKind, StoredRecord};
+
+/// Everything one batch commits, atomically.
+#[derive(Debug)]
+pub struct CommitBatch {
+    pub source: String,
+    /// Cleaned records; the store drops the ones whose key it already holds and counts them.
+    pub records: Vec<CleanRecord>,
+    pub quarantine: Vec<QuarantineEntry>,
+    /// The source checkpoint right after this batch (`None` for push batches).
+    pub checkpoint: Option<Vec<u8>>,
+    /// The source's counters with this batch's reads, quarantines and missing fields counted;
+    /// the store adds accepted and duplicates.
+    pub stats: SourceStats,
+    /// Commit time, UTC milliseconds.
+    pub ingested_at: i64,
+}
+
+/// What a commit did.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CommitReport {
+    pub accepted: u64,
+    pub duplicates: u64,
+    pub quarantined: u64,
+}
+
+/// A content digest of the store, equal for two stores that hold the same data regardless of
+/// when it was ingested.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StoreDigest {
+    pub records: u64,
+    pub quarantined: u64,
+    /// xxh3-128 over records in key order, ingest times excluded.
+    pub records_digest: String,
+    /// xxh3-128 over quarantine entries in key order, quarantine times excluded.
+    pub quarantine_digest: String,
+    /// xxh3-128 over every source's counters.
+    pub stats_digest: String,
+}
+
+/// The storage engine's contract.
+pub trait Store: Send + Sync {
+    /// Commits a batch atomically and durably enough that a crash keeps all of it or none.
+    ///
+    /// # Errors
+    /// [`CoreError::Store`] when the engine fails; nothing of the batch is then visible.
+    fn commit(&self, batch: CommitBatch) -> Result<CommitReport, CoreError>;
+
+    /// The last committed checkpoint of a source.
+    ///
+    /// # Errors
+    /// [`CoreError::Store`] or [`CoreError::Decode`].
+    fn checkpoint(&self, source: &str) -> Result<Option<Vec<u8>>, CoreError>;
+
+    /// The counters of every source.
+    ///
+    /// # Errors
+    /// [`CoreError::Store`] or [`CoreError::Decode`].
+    fn source_stats(&self) -> Result<BTreeMap<String, SourceStats>, CoreError>;
+
+    /// Quarantine entries, oldest first, of one source or all.
+    ///
+    /// # Errors
+    /// [`CoreError::Store`] or [`CoreError::Decode`].
+    fn quarantine(&self, source: Option<&str>, limit: usize) -> Result<Vec<QuarantineEntry>, CoreError>;
+
+    /// Visits stored records of a kind in key order until `visit` returns false.
+    ///
+    /// # Errors
+    /// [`CoreError::Store`] or [`CoreError::Decode`].
+    fn scan_records(&self, kind: RecordKind, visit: &mut dyn FnMut(&RecordKey, StoredRecord) -> bool) -> Result<(), CoreError>;
+
+    /// Number of stored records of a kind.
+    ///
+    /// # Errors
+    /// [`CoreError::Store`].
+    fn count_records(&self, kind: RecordKind) -> Result<u64, CoreError>;
+
+    /// Replaces the outlier flags: per record, the fields that are outliers; per source, counts.
+    ///
+    /// # Errors
+    /// [`CoreError::Store`].
+    fn replace_outliers(&self, flags: &BTreeMap<RecordKey, Vec<String>>, counts: &BTreeMap<String, OutlierCounts>) -> Result<(), CoreError>;
+
+    /// Outlier counts per source and field.
+    ///
+    /// # Errors
+    /// [`CoreError::Store`] or [`CoreError::Decode`].
+    fn outlier_counts(&self) -> Result<BTreeMap<String, OutlierCounts>, CoreError>;
+
+    /// The fields of a record flagged as outliers.
+    ///
+    /// # Errors
+    /// [`CoreError::Store`] or [`CoreError::Decode`].
+    fn outlier_flags(&self, key: &RecordKey) -> Result<Vec<String>, CoreError>;
+
+    /// A digest of the stored content (see [`StoreDigest`]).
+    ///
+    /// # Errors
+    /// [`CoreError::Store`] or [`CoreError::Decode`].
+    fn digest(&self) -> Result<StoreDigest, CoreError>;
+
+    /// Forces everything committed so far to disk.
+    ///
+    /// # Errors
+    /// [`CoreError::Store`].
+    fn flush(&self) -> Result<(), CoreError>;
+}

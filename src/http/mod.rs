@@ -1,0 +1,31 @@
+//! The HTTP layer of `agora serve`: JSON API under `/api/v1` and Prometheus `/metrics`.
+//! Handlers translate HTTP to messages for the pipeline; no engine logic lives here.
+
+mod error;
+mod health;
+mod ingest;
+mod metrics;
+
+use actix_web::web;
+
+pub use error::ApiError;
+
+use crate::app::Node;
+
+/// Registers every route on an actix-web app; `main` and the tests share this.
+pub fn configure(node: Node) -> impl FnOnce(&mut web::ServiceConfig) {
+    move |cfg: &mut web::ServiceConfig| {
+        let max_body = node.config.server.max_body_bytes;
+        cfg.app_data(web::Data::new(node))
+            .app_data(web::PayloadConfig::new(max_body))
+            .service(
+                web::scope("/api/v1")
+                    .route("/health", web::get().to(health::health))
+                    .route("/pipeline", web::get().to(health::pipeline))
+                    .route("/quality", web::get().to(health::quality))
+                    .route("/ingest/{source}", web::post().to(ingest::push)),
+            )
+            .route("/metrics", web::get().to(metrics::metrics))
+            .default_service(web::to(|| async { Err::<actix_web::HttpResponse, _>(ApiError::NotFound("no such route".to_string())) }));
+    }
+}
