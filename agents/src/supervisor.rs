@@ -67,9 +67,31 @@ pub struct PushBatch {
 #[rtype(result = "Result<(), AgentError>")]
 pub struct Shutdown;
 
+/// What outlives an agent's restarts: how often it was restarted and how it failed.
+#[derive(Clone, Default)]
+struct Counters {
+    restarts: u32,
+    errors: u64,
+    last_error: Option<String>,
+}
+
+impl Counters {
+    /// An agent's own state with these counters laid over it.
+    fn overlay(&self, mut state: AgentState) -> AgentState {
+        state.restarts = self.restarts;
+        state.errors = self.errors;
+        if state.last_error.is_none() {
+            state.last_error = self.last_error.clone();
+        }
+        state
+    }
+}
+
+/// The supervisor's record of one Ingest agent, kept across its restarts.
 struct Slot {
     addr: Option<Addr<Ingestor>>,
-    restarts: u32,
+    counters: Counters,
+    /// The last state the agent reported (or a placeholder before it ran).
     last: AgentState,
     paused: bool,
 }
@@ -120,7 +142,7 @@ impl Supervisor {
             store: self.store.clone(),
             cleaner: self.cleaner.clone(),
             supervisor: ctx.address().recipient(),
-            restarts: slot.restarts,
+            restarts: slot.counters.restarts,
             once: self.once,
             paused: slot.paused,
         };
@@ -158,7 +180,7 @@ impl Actor for Supervisor {
             .collect();
         for name in sources {
             let last = AgentState::starting(&Ingestor::agent_name(&name), "ingest", 0);
-            self.slots.insert(name.clone(), Slot { addr: None, restarts: 0, last, paused: false });
+            self.slots.insert(name.clone(), Slot { addr: None, counters: Counters::default(), last, paused: false });
             self.spawn_ingestor(&name, ctx);
         }
         self.notify_if_complete();
@@ -173,7 +195,7 @@ impl Handler<AgentEvent> for Supervisor {
             AgentEvent::Finished { source, state } => {
                 if let Some(slot) = self.slots.get_mut(&source) {
                     slot.addr = None;
-                    slot.last = state;
+                    slot.last = slot.counters.overlay(state);
                     slot.last.status = AgentStatus::Finished;
                 }
                 tracing::info!(%source, "source finished");
@@ -182,22 +204,21 @@ impl Handler<AgentEvent> for Supervisor {
                 let ingest = &self.config.ingest;
                 let Some(slot) = self.slots.get_mut(&source) else { return };
                 slot.addr = None;
-                let errors = slot.last.errors + 1;
-                slot.last = state;
-                slot.last.errors = errors;
-                slot.last.last_error = Some(error.clone());
-                if self.once && slot.restarts >= ingest.once_max_restarts {
+                slot.counters.errors += 1;
+                slot.counters.last_error = Some(error.clone());
+                slot.last = slot.counters.overlay(state);
+                if self.once && slot.counters.restarts >= ingest.once_max_restarts {
                     slot.last.status = AgentStatus::GaveUp;
-                    tracing::error!(%source, %error, restarts = slot.restarts, "giving up on source");
+                    tracing::error!(%source, %error, restarts = slot.counters.restarts, "giving up on source");
                 } else {
-                    slot.restarts += 1;
-                    slot.last.restarts = slot.restarts;
+                    slot.counters.restarts += 1;
+                    slot.last = slot.counters.overlay(slot.last.clone());
                     slot.last.status = AgentStatus::Failed;
                     let backoff = ingest
                         .restart_backoff_ms
-                        .saturating_mul(1u64 << (slot.restarts - 1).min(16))
+                        .saturating_mul(1u64 << (slot.counters.restarts - 1).min(16))
                         .min(ingest.max_restart_backoff_ms);
-                    tracing::warn!(%source, %error, restart = slot.restarts, backoff_ms = backoff, "restarting ingest agent");
+                    tracing::warn!(%source, %error, restart = slot.counters.restarts, backoff_ms = backoff, "restarting ingest agent");
                     ctx.run_later(Duration::from_millis(backoff), move |supervisor, ctx| supervisor.spawn_ingestor(&source, ctx));
                 }
             }
@@ -211,8 +232,8 @@ impl Handler<GetPipelineState> for Supervisor {
 
     fn handle(&mut self, _msg: GetPipelineState, _ctx: &mut Context<Self>) -> Self::Result {
         let cleaner = self.cleaner.addr.clone();
-        let ingestors: Vec<(Option<Addr<Ingestor>>, AgentState, u32)> =
-            self.slots.values().map(|slot| (slot.addr.clone(), slot.last.clone(), slot.restarts)).collect();
+        let ingestors: Vec<(Option<Addr<Ingestor>>, AgentState, Counters)> =
+            self.slots.values().map(|slot| (slot.addr.clone(), slot.last.clone(), slot.counters.clone())).collect();
         Box::pin(async move {
             let mut agents = Vec::with_capacity(ingestors.len() + 1);
             let timeout = Duration::from_secs(2);
@@ -226,19 +247,12 @@ impl Handler<GetPipelineState> for Supervisor {
                     state
                 }
             });
-            for (addr, last, restarts) in ingestors {
+            for (addr, last, counters) in ingestors {
                 let live = match addr {
                     Some(addr) => actix::clock::timeout(timeout, addr.send(GetState)).await.ok().and_then(Result::ok),
                     None => None,
                 };
-                let mut state = live.unwrap_or(last.clone());
-                state.restarts = restarts;
-                // Errors and the last error survive restarts: the fresh agent starts at zero.
-                state.errors = state.errors.max(last.errors);
-                if state.last_error.is_none() {
-                    state.last_error = last.last_error;
-                }
-                agents.push(state);
+                agents.push(counters.overlay(live.unwrap_or(last)));
             }
             PipelineState { agents }
         })

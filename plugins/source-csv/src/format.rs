@@ -130,7 +130,13 @@ impl RecordFormat for CsvFormat {
         Ok((files, Self::new(options)))
     }
 
-    fn read_record(&mut self, file: &FileCtx, state: &mut Option<Layout>, reader: &mut FileReader, batch: &mut Batch) -> Result<Step, String> {
+    fn read_record(
+        &mut self,
+        file: &FileCtx,
+        state: &mut Option<Layout>,
+        reader: &mut FileReader,
+        batch: &mut Batch,
+    ) -> Result<Step, String> {
         let first_row = reader.position() == 0;
         if self.layout_per_file() && !first_row && state.is_none() {
             *state = Some(self.load_layout(file)?);

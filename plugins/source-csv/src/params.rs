@@ -82,7 +82,9 @@ pub fn parse(config: &[u8]) -> Result<(FileParams, CsvOptions), String> {
 fn single_ascii(name: &str, value: &str) -> Result<u8, String> {
     match value.as_bytes() {
         [byte] if *byte != b'\n' && *byte != b'\r' => Ok(*byte),
-        _ => Err(format!("csv params: {name} must be a single ASCII character other than a line break (e.g. \",\", \";\", \"\\t\"), got {value:?}")),
+        _ => Err(format!(
+            "csv params: {name} must be a single ASCII character other than a line break (e.g. \",\", \";\", \"\\t\"), got {value:?}"
+        )),
     }
 }
 
@@ -102,7 +104,10 @@ mod tests {
         let config = br#"{"path":"d","extension":"csv","follow":true,"delimiter":"\t","quote":"'","header":false,"columns":["a","b"],"flexible":true}"#;
         let (files, options) = parse(config).unwrap();
         assert!(files.follow);
-        assert_eq!(options, CsvOptions { delimiter: b'\t', quote: b'\'', header: false, columns: Some(vec!["a".into(), "b".into()]), flexible: true });
+        assert_eq!(
+            options,
+            CsvOptions { delimiter: b'\t', quote: b'\'', header: false, columns: Some(vec!["a".into(), "b".into()]), flexible: true }
+        );
     }
 
     #[test]

@@ -4,8 +4,8 @@ use std::fs;
 use std::io::Write;
 use std::path::Path;
 
-use agora_source_kit::testing::{drain, drain_open, open, parse_batch};
 use agora_plugin_api::SourcePlugin;
+use agora_source_kit::testing::{drain, drain_open, open, parse_batch};
 use serde_json::{json, Value};
 
 use crate::CsvSource;
@@ -89,7 +89,10 @@ fn wrong_field_counts_are_error_lines_unless_flexible() {
     let dir = tempfile::tempdir().unwrap();
     let path = write(dir.path(), "a.csv", b"a,b\n1\n1,2,3\n4,5\n");
     let strict = drain::<CsvSource>(&params(&path, json!({})), b"", 10).unwrap();
-    assert_eq!(strict.errors(), [("wrong_field_count".to_string(), "1".to_string()), ("wrong_field_count".to_string(), "1,2,3".to_string())]);
+    assert_eq!(
+        strict.errors(),
+        [("wrong_field_count".to_string(), "1".to_string()), ("wrong_field_count".to_string(), "1,2,3".to_string())]
+    );
     assert_eq!(strict.fields(), [json!({"a": "4", "b": "5"})]);
     let flexible = drain::<CsvSource>(&params(&path, json!({"flexible": true})), b"", 10).unwrap();
     assert_eq!(flexible.fields(), [json!({"a": "1"}), json!({"a": "1", "b": "2", "c2": "3"}), json!({"a": "4", "b": "5"})]);
@@ -240,7 +243,7 @@ fn bad_params_and_missing_files_fail_at_open() {
 
 #[test]
 fn the_exported_c_abi_opens_polls_and_closes() {
-    use agora_plugin_api::{ByteSlice, PollOutput, PluginDeclaration, STATUS_ERROR, STATUS_OK};
+    use agora_plugin_api::{ByteSlice, PluginDeclaration, PollOutput, STATUS_ERROR, STATUS_OK};
     use std::ffi::CStr;
 
     let dir = tempfile::tempdir().unwrap();

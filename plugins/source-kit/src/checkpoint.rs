@@ -61,7 +61,11 @@ impl Checkpoint {
         let files = wire
             .files
             .into_iter()
-            .map(|file| FilePosition { key: FileKey::from_checkpoint(&file.path, file.dev, file.ino), path: file.path, offset: file.offset })
+            .map(|file| FilePosition {
+                key: FileKey::from_checkpoint(&file.path, file.dev, file.ino),
+                path: file.path,
+                offset: file.offset,
+            })
             .collect();
         Ok(Self { files })
     }
@@ -97,7 +101,11 @@ mod tests {
     #[test]
     fn a_checkpoint_round_trips() {
         let checkpoint = Checkpoint {
-            files: vec![FilePosition { path: "data/a \"1\".csv".into(), key: FileKey::from_checkpoint("data/a \"1\".csv", 7, 42), offset: 99 }],
+            files: vec![FilePosition {
+                path: "data/a \"1\".csv".into(),
+                key: FileKey::from_checkpoint("data/a \"1\".csv", 7, 42),
+                offset: 99,
+            }],
         };
         let bytes = checkpoint.encode();
         assert_eq!(Checkpoint::decode(&bytes).unwrap(), checkpoint);

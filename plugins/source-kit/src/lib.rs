@@ -1,7 +1,9 @@
 //! Shared machinery for file-reading Agora source plugins: file sets, tailing, checkpoints.
 //!
-//! A plugin supplies a [`RecordFormat`] — "read one record from this reader" — and gets a
-//! complete [`SourcePlugin`] as [`FileSource<Format>`]:
+//! A plugin supplies a [`RecordFormat`] — "parse your params" and "read one record from this
+//! reader, tell me whether it was terminated" (plus, optionally, some per-file state such as a
+//! CSV header) — and gets a complete [`SourcePlugin`](agora_plugin_api::SourcePlugin) as
+//! [`FileSource<Format>`]:
 //!
 //! ```ignore
 //! pub type CsvSource = FileSource<CsvFormat>;
@@ -19,6 +21,8 @@
 //! - **Tailing**: with `follow`, a last record without its terminator is rolled back and retried
 //!   once the writer finishes it; without `follow` it is read at end of file.
 //! - **Locators**: every line carries `<path>@<byte offset of the record>`.
+//! - **Per-file state**: a format's `FileState` is kept by file identity and dropped when the
+//!   file is truncated or disappears.
 //!
 //! [`testing`] drives a plugin in unit tests.
 

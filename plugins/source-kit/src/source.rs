@@ -52,7 +52,13 @@ pub trait RecordFormat: Sized + 'static {
     ///
     /// # Errors
     /// I/O errors, naming the file. A malformed record is an error line, not an error.
-    fn read_record(&mut self, file: &FileCtx, state: &mut Self::FileState, reader: &mut FileReader, batch: &mut Batch) -> Result<Step, String>;
+    fn read_record(
+        &mut self,
+        file: &FileCtx,
+        state: &mut Self::FileState,
+        reader: &mut FileReader,
+        batch: &mut Batch,
+    ) -> Result<Step, String>;
 }
 
 /// A source reading a set of files with format `F`; implements [`SourcePlugin`], so a plugin
@@ -109,7 +115,16 @@ impl<F: RecordFormat> FileSource<F> {
         if files.list()?.is_empty() && !params.follow {
             return Err(files.no_match_error());
         }
-        Ok(Self { files, follow: params.follow, format, readers: HashMap::new(), states: HashMap::new(), polls: 0, full_batch_bytes: 0, opens: 0 })
+        Ok(Self {
+            files,
+            follow: params.follow,
+            format,
+            readers: HashMap::new(),
+            states: HashMap::new(),
+            polls: 0,
+            full_batch_bytes: 0,
+            opens: 0,
+        })
     }
 
     /// The format, for inspection.
@@ -208,7 +223,9 @@ impl<F: RecordFormat> FileSource<F> {
                     // A writer may still be appending to this record: leave it for a later poll.
                     batch.rollback(mark);
                     cursor.at_end = true;
-                    break reader.seek_to(start).map_err(|err| format!("cannot seek {} to byte {start}: {err}", cursor.file.path.display()));
+                    break reader
+                        .seek_to(start)
+                        .map_err(|err| format!("cannot seek {} to byte {start}: {err}", cursor.file.path.display()));
                 }
                 Ok(Step::Consumed { .. }) if reader.position() <= start => {
                     break Err(format!("the format made no progress reading {} at byte {start}", cursor.file.path.display()));

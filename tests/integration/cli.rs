@@ -1,0 +1,82 @@
+//! The `agora` binary: config errors, `--json` output, plugin listing, resuming runs.
+
+use std::process::{Command, Output};
+
+use serde_json::Value;
+
+use crate::common::{plugin_dir, TestShop};
+
+pub fn agora(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_agora")).args(args).env("RUST_LOG", "warn").output().expect("run agora")
+}
+
+/// The JSON object on the last line of stdout.
+pub fn last_json(output: &Output) -> Value {
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let last = stdout.lines().last().unwrap_or_default();
+    serde_json::from_str(last).unwrap_or_else(|err| panic!("last line {last:?} is not JSON: {err}; stderr: {}", String::from_utf8_lossy(&output.stderr)))
+}
+
+#[test]
+fn a_bad_config_key_stops_start_up_naming_the_key() {
+    let shop = TestShop::small(21);
+    let config = shop.config_file(|text| text.replace("batch_size = 4096", "batch_sise = 4096"));
+    let output = agora(&["--config", config.to_str().unwrap(), "ingest", "--once", "--json"]);
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("ingest") && stderr.contains("batch_sise") && stderr.contains("batch_size"), "{stderr}");
+    assert!(last_json(&output)["error"].as_str().unwrap().contains("batch_sise"));
+}
+
+#[test]
+fn an_environment_override_with_a_bad_value_is_named() {
+    let shop = TestShop::small(22);
+    let config = shop.config_file(|text| text);
+    let output = Command::new(env!("CARGO_BIN_EXE_agora"))
+        .args(["--config", config.to_str().unwrap(), "quality", "--json"])
+        .env("AGORA__CLEAN__OUTLIER_METHOD", "zscore")
+        .output()
+        .unwrap();
+    assert!(!output.status.success());
+    let error = last_json(&output)["error"].as_str().unwrap().to_string();
+    assert!(error.contains("clean.outlier_method") && error.contains("robust_z"), "{error}");
+}
+
+#[test]
+fn plugins_list_shows_each_plugin_and_refuses_the_wrong_abi() {
+    let dir = plugin_dir();
+    let config = tempfile::NamedTempFile::new().unwrap();
+    std::fs::write(config.path(), format!("[plugins]\ndirs = [{:?}]\n", dir.display().to_string())).unwrap();
+    let output = agora(&["--config", config.path().to_str().unwrap(), "plugins", "list", "--json"]);
+    assert!(output.status.success());
+    let listed = last_json(&output);
+    let names: Vec<&str> = listed["plugins"].as_array().unwrap().iter().map(|p| p["name"].as_str().unwrap()).collect();
+    for name in ["csv", "jsonl", "example-kv", "faulty"] {
+        assert!(names.contains(&name), "{name} in {names:?}");
+    }
+    let csv = listed["plugins"].as_array().unwrap().iter().find(|p| p["name"] == "csv").unwrap();
+    assert_eq!(csv["kind"], "source");
+    assert!(csv["capabilities"].as_array().unwrap().iter().any(|c| c == "tail"));
+    assert!(csv["file"].as_str().unwrap().ends_with(&format!("libagora_source_csv.{}", std::env::consts::DLL_EXTENSION)));
+    let refused = listed["refused"].to_string();
+    assert!(refused.contains("999") && refused.contains("host ABI version 1"), "{refused}");
+    let table = agora(&["--config", config.path().to_str().unwrap(), "plugins", "list"]);
+    let text = String::from_utf8_lossy(&table.stdout);
+    assert!(text.contains("csv") && text.contains("file,dir,glob,tail"), "{text}");
+}
+
+#[test]
+fn a_second_run_resumes_from_checkpoints_and_adds_nothing() {
+    let shop = TestShop::small(23);
+    let config = shop.config_file(|text| text);
+    let config = config.to_str().unwrap();
+    let first = agora(&["--config", config, "ingest", "--once", "--json"]);
+    assert!(first.status.success(), "{}", String::from_utf8_lossy(&first.stderr));
+    let before = last_json(&agora(&["--config", config, "digest", "--json"]));
+    let second = agora(&["--config", config, "ingest", "--once", "--json"]);
+    assert!(second.status.success());
+    assert_eq!(last_json(&agora(&["--config", config, "digest", "--json"])), before);
+    assert_eq!(before["records"].as_u64().unwrap(), shop.manifest.sources.values().map(|e| e.accepted).sum::<u64>());
+    let quality = last_json(&agora(&["--config", config, "quality", "--json"]));
+    assert_eq!(quality["sources"]["orders"]["read"].as_u64().unwrap(), shop.manifest.sources["orders"].read);
+}

@@ -1,0 +1,10 @@
+//! Integration tests: one binary, a module per feature, and a shared harness in `common`.
+//! Run `cargo build --workspace` first (scripts/test.sh does) so the plugin libraries exist.
+
+mod cli;
+mod common;
+mod crash;
+mod http;
+mod ingest;
+mod plugins;
+mod supervisor;
