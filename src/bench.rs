@@ -185,10 +185,18 @@ fn pipeline_phase(dir: &Path) -> anyhow::Result<PhaseResult> {
     })
 }
 
-/// Copies the pipeline's canonical records into a fresh sled tree with plain batch inserts.
+/// Copies the pipeline's stored records into a fresh sled tree with plain batch inserts, in key
+/// order (sled's best case).
 fn raw_sled_phase(dir: &Path) -> anyhow::Result<PhaseResult> {
-    let source = sled::open(dir.join("store.sled"))?.open_tree("records")?;
-    let target = sled::Config::new().path(dir.join("raw.sled")).cache_capacity(256 * 1024 * 1024).flush_every_ms(Some(200)).open()?;
+    let store = agora_core::store::SledStore::open(&dir.join("store.sled"), 256)?;
+    // The records as the pipeline stored them (not its dedup index, counters or checkpoints).
+    let source = store.ingest_tree().scan_prefix(b"r");
+    let target = sled::Config::new()
+        .path(dir.join("raw.sled"))
+        .cache_capacity(256 * 1024 * 1024)
+        .flush_every_ms(Some(200))
+        .mode(sled::Mode::HighThroughput)
+        .open()?;
     let tree = target.open_tree("records")?;
     let mut pending = Vec::with_capacity(4096);
     let mut records = 0u64;
@@ -203,7 +211,7 @@ fn raw_sled_phase(dir: &Path) -> anyhow::Result<PhaseResult> {
         inserting += started.elapsed();
         Ok(())
     };
-    for entry in source.iter() {
+    for entry in source {
         pending.push(entry?);
         records += 1;
         if pending.len() == 4096 {

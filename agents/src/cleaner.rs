@@ -1,17 +1,21 @@
-//! The Clean agent: applies each source's rules to incoming batches and commits records, dedup
-//! decisions, quarantine entries, counters and the source checkpoint in one store transaction.
+//! The Clean agents: one per source, each applying its source's rules to incoming batches and
+//! committing records, dedup decisions, quarantine entries, counters and the source checkpoint
+//! in one atomic store write.
 //!
-//! Threading: a sync actor on its own thread (SyncArbiter with one thread), because cleaning and
-//! sled commits block. One thread also serialises commits, so dedup never races.
+//! Threading: each is a sync actor on its own thread (SyncArbiter with one thread), because
+//! cleaning and sled commits block. Sources clean in parallel; one thread per source keeps a
+//! source's batches, counters and checkpoints in order, and the store serialises the commits
+//! themselves, so dedup never races.
 
 use std::collections::{BTreeMap, HashMap};
+use std::future::Future;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
 use actix::{Actor, Addr, Handler, Message, SyncArbiter, SyncContext};
 use agora_core::clean::{find_outliers, SourceRules, OUTLIER_FIELDS};
-use agora_core::config::AgoraConfig;
+use agora_core::config::{AgoraConfig, OutlierMethod};
 use agora_core::quality::{OutlierCounts, SourceStats};
 use agora_core::record::Record;
 use agora_core::store::{CommitBatch, CommitReport, Store};
@@ -19,8 +23,10 @@ use agora_core::store::{CommitBatch, CommitReport, Store};
 use crate::error::AgentError;
 use crate::state::{AgentState, AgentStatus, GetState};
 
-/// Name of the Clean agent in states and logs.
-pub const CLEANER_NAME: &str = "clean";
+/// The agent name of a source's Clean agent.
+pub fn cleaner_name(source: &str) -> String {
+    format!("clean:{source}")
+}
 
 /// A batch from a source, in the `agora-batch/1` encoding, with the checkpoint it ends at.
 #[derive(Message)]
@@ -32,7 +38,8 @@ pub struct CleanBatch {
     pub checkpoint: Option<Vec<u8>>,
 }
 
-/// Recomputes outlier flags on price and quantity over everything stored.
+/// Recomputes outlier flags on price and quantity over everything stored (any Clean agent
+/// can do it; the result covers every source).
 #[derive(Message)]
 #[rtype(result = "Result<BTreeMap<String, OutlierCounts>, AgentError>")]
 pub struct FlagOutliers;
@@ -42,12 +49,12 @@ pub struct FlagOutliers;
 #[rtype(result = "()")]
 pub struct Barrier;
 
-/// The Clean agent.
+/// The Clean agent of one source.
 pub struct Cleaner {
     store: Arc<dyn Store>,
-    rules: HashMap<String, SourceRules>,
-    stats: HashMap<String, SourceStats>,
-    outlier_method: agora_core::config::OutlierMethod,
+    rules: SourceRules,
+    stats: SourceStats,
+    outlier_method: OutlierMethod,
     outlier_threshold: f64,
     state: AgentState,
     queued: Arc<AtomicU64>,
@@ -57,71 +64,103 @@ impl Actor for Cleaner {
     type Context = SyncContext<Self>;
 }
 
-/// The address of the Clean agent plus a count of batches queued for it.
+/// One source's Clean agent and the count of batches queued for it.
 #[derive(Clone)]
-pub struct CleanerHandle {
-    pub addr: Addr<Cleaner>,
+struct Lane {
+    addr: Addr<Cleaner>,
     queued: Arc<AtomicU64>,
 }
 
+/// The addresses of every source's Clean agent; routes batches by source.
+#[derive(Clone)]
+pub struct CleanerHandle {
+    lanes: Arc<BTreeMap<String, Lane>>,
+}
+
 impl CleanerHandle {
+    fn lane(&self, source: &str) -> Result<&Lane, AgentError> {
+        self.lanes.get(source).ok_or_else(|| AgentError::UnknownSource {
+            source_name: source.to_string(),
+            known: self.lanes.keys().cloned().collect::<Vec<_>>().join(", "),
+        })
+    }
+
     /// Enqueues a batch now and returns a future of its commit report.
     ///
     /// The message is in the agent's mailbox when this returns (if the mailbox has room), so a
     /// caller can send several batches before awaiting any.
     ///
     /// # Errors
-    /// The future yields [`AgentError::Unreachable`] if the agent is gone, or the commit's error.
-    pub fn submit(&self, batch: CleanBatch) -> impl std::future::Future<Output = Result<CommitReport, AgentError>> + Send + 'static {
-        self.queued.fetch_add(1, Ordering::Relaxed);
-        let request = self.addr.send(batch);
-        let queued = self.queued.clone();
+    /// The future yields [`AgentError::UnknownSource`], [`AgentError::Unreachable`] if the agent
+    /// is gone, or the commit's own error.
+    pub fn submit(&self, batch: CleanBatch) -> impl Future<Output = Result<CommitReport, AgentError>> + Send + 'static {
+        let sent = self.lane(&batch.source).map(|lane| {
+            lane.queued.fetch_add(1, Ordering::Relaxed);
+            (lane.addr.send(batch), lane.queued.clone())
+        });
         async move {
+            let (request, queued) = sent?;
             match request.await {
                 Ok(report) => report,
                 Err(err) => {
                     queued.fetch_sub(1, Ordering::Relaxed);
-                    Err(AgentError::Unreachable { agent: CLEANER_NAME.to_string(), reason: err.to_string() })
+                    Err(AgentError::Unreachable { agent: "clean".to_string(), reason: err.to_string() })
                 }
             }
         }
     }
+
+    /// Resolves once every batch sent for `source` before it has been handled.
+    ///
+    /// # Errors
+    /// [`AgentError::UnknownSource`] or [`AgentError::Unreachable`].
+    pub async fn barrier(&self, source: &str) -> Result<(), AgentError> {
+        let lane = self.lane(source)?;
+        lane.addr.send(Barrier).await.map_err(|err| AgentError::Unreachable { agent: cleaner_name(source), reason: err.to_string() })
+    }
+
+    /// Every Clean agent's address, by source.
+    pub fn agents(&self) -> impl Iterator<Item = (&String, &Addr<Cleaner>)> {
+        self.lanes.iter().map(|(source, lane)| (source, &lane.addr))
+    }
 }
 
 impl Cleaner {
-    /// Compiles every source's rules, loads the stored counters and starts the agent's thread.
+    /// Compiles every source's rules, loads the stored counters and starts one Clean agent per
+    /// source, each on its own thread.
     ///
     /// # Errors
     /// A config or store error found while preparing.
-    pub fn start(config: &AgoraConfig, store: Arc<dyn Store>) -> Result<CleanerHandle, AgentError> {
-        let mut rules = HashMap::new();
+    pub fn start_all(config: &AgoraConfig, store: Arc<dyn Store>) -> Result<CleanerHandle, AgentError> {
+        let mut stats: HashMap<String, SourceStats> = store.source_stats()?.into_iter().collect();
+        let mut lanes = BTreeMap::new();
         for (name, source) in &config.sources {
-            rules.insert(name.clone(), SourceRules::compile(name, source, &config.clean, config.store.keep_raw)?);
+            let rules = SourceRules::compile(name, source, &config.clean, config.store.keep_raw)?;
+            let stats = stats.remove(name).unwrap_or_default();
+            let queued = Arc::new(AtomicU64::new(0));
+            let (store, shared_queue, name_for_state) = (store.clone(), queued.clone(), cleaner_name(name));
+            let (method, threshold) = (config.clean.outlier_method, config.clean.outlier_threshold);
+            let addr = SyncArbiter::start(1, move || Cleaner {
+                store: store.clone(),
+                rules: rules.clone(),
+                stats: stats.clone(),
+                outlier_method: method,
+                outlier_threshold: threshold,
+                state: AgentState::starting(&name_for_state, "clean", 0),
+                queued: shared_queue.clone(),
+            });
+            lanes.insert(name.clone(), Lane { addr, queued });
         }
-        let stats: HashMap<String, SourceStats> = store.source_stats()?.into_iter().collect();
-        let queued = Arc::new(AtomicU64::new(0));
-        let (method, threshold) = (config.clean.outlier_method, config.clean.outlier_threshold);
-        let shared_queue = queued.clone();
-        let addr = SyncArbiter::start(1, move || Cleaner {
-            store: store.clone(),
-            rules: rules.clone(),
-            stats: stats.clone(),
-            outlier_method: method,
-            outlier_threshold: threshold,
-            state: AgentState::starting(CLEANER_NAME, "clean", 0),
-            queued: shared_queue.clone(),
-        });
-        Ok(CleanerHandle { addr, queued })
+        Ok(CleanerHandle { lanes: Arc::new(lanes) })
     }
 
     fn commit(&mut self, msg: CleanBatch) -> Result<CommitReport, AgentError> {
-        let rules = self.rules.get(&msg.source).ok_or_else(|| AgentError::UnknownSource {
-            source_name: msg.source.clone(),
-            known: self.rules.keys().cloned().collect::<Vec<_>>().join(", "),
-        })?;
-        let mut stats = self.stats.get(&msg.source).cloned().unwrap_or_default();
+        if msg.source != self.rules.source() {
+            return Err(AgentError::UnknownSource { source_name: msg.source, known: self.rules.source().to_string() });
+        }
+        let mut stats = self.stats.clone();
         let now = agora_core::now_ms();
-        let cleaned = rules.clean_batch(&msg.batch, &mut stats, now);
+        let cleaned = self.rules.clean_batch(&msg.batch, &mut stats, now);
         let report = self.store.commit(CommitBatch {
             source: msg.source.clone(),
             records: cleaned.records,
@@ -134,7 +173,7 @@ impl Cleaner {
         stats.read += report.accepted + report.duplicates;
         stats.accepted += report.accepted;
         stats.duplicates += report.duplicates;
-        self.stats.insert(msg.source, stats);
+        self.stats = stats;
         Ok(report)
     }
 
@@ -153,7 +192,7 @@ impl Cleaner {
                 };
                 if let Some(value) = value {
                     let entry = by_source.entry(stored.provenance.source).or_default();
-                    entry.0.push(*key);
+                    entry.0.push(key.to_vec());
                     entry.1.push(value);
                 }
                 true
@@ -164,7 +203,7 @@ impl Cleaner {
                     counts.entry(source).or_default().insert(field.to_string(), outliers.len() as u64);
                 }
                 for index in outliers {
-                    flags.entry(keys[index]).or_default().push(field.to_string());
+                    flags.entry(keys[index].clone()).or_default().push(field.to_string());
                 }
             }
         }
@@ -183,13 +222,13 @@ fn guard<T>(agent: &mut Cleaner, body: impl FnOnce(&mut Cleaner) -> Result<T, Ag
                 .map(|text| text.to_string())
                 .or_else(|| payload.downcast_ref::<String>().cloned())
                 .unwrap_or_else(|| "unknown panic".to_string());
-            Err(AgentError::Panicked { agent: CLEANER_NAME.to_string(), message })
+            Err(AgentError::Panicked { agent: agent.state.name.clone(), message })
         }
     };
     if let Err(err) = &result {
         agent.state.errors += 1;
         agent.state.last_error = Some(err.to_string());
-        tracing::error!(agent = CLEANER_NAME, error = %err, "batch failed");
+        tracing::error!(agent = %agent.state.name, error = %err, "batch failed");
     }
     result
 }

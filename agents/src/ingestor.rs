@@ -16,7 +16,7 @@ use agora_core::config::{IngestConfig, SourceConfig};
 use agora_core::plugin::{SourceInstance, SourcePlugin};
 use agora_core::store::{CommitReport, Store};
 
-use crate::cleaner::{Barrier, CleanBatch, CleanerHandle};
+use crate::cleaner::{CleanBatch, CleanerHandle};
 use crate::error::AgentError;
 use crate::state::{AgentState, AgentStatus, GetState};
 use crate::supervisor::AgentEvent;
@@ -239,17 +239,16 @@ fn settle_oldest(in_flight: &mut VecDeque<Pending>, shared: &Shared) -> Result<(
 
 /// The worker loop: open, poll, send, and keep at most `in_flight_batches` uncommitted.
 fn run_worker(setup: &IngestorSetup, shared: &Shared) -> Result<(), AgentError> {
-    let plugin = setup.plugin.clone().map_err(|message| {
-        AgentError::Core(agora_core::CoreError::PluginLoad { path: setup.source.plugin.clone(), message })
-    })?;
+    let plugin = setup
+        .plugin
+        .clone()
+        .map_err(|message| AgentError::Core(agora_core::CoreError::PluginLoad { path: setup.source.plugin.clone(), message }))?;
     // Batches of a previous run of this agent may still sit in the Clean agent's mailbox:
     // wait for them before reading the committed checkpoint.
-    futures::executor::block_on(setup.cleaner.addr.send(Barrier))
-        .map_err(|err| AgentError::Unreachable { agent: "clean".into(), reason: err.to_string() })?;
+    futures::executor::block_on(setup.cleaner.barrier(&setup.name))?;
     let mut checkpoint = setup.store.checkpoint(&setup.name)?.unwrap_or_default();
-    let params = serde_json::to_vec(&setup.source.params).map_err(|err| {
-        AgentError::Core(agora_core::CoreError::Config(format!("sources.{}.params: {err}", setup.name)))
-    })?;
+    let params = serde_json::to_vec(&setup.source.params)
+        .map_err(|err| AgentError::Core(agora_core::CoreError::Config(format!("sources.{}.params: {err}", setup.name))))?;
     let mut instance = timed(shared, || SourceInstance::open(&plugin, &params, &checkpoint))?;
     shared.update(|state| state.status = AgentStatus::Running);
     let mut in_flight: VecDeque<Pending> = VecDeque::new();

@@ -15,7 +15,7 @@ use agora_core::store::{CommitReport, Store};
 use futures::channel::oneshot;
 use serde::{Deserialize, Serialize};
 
-use crate::cleaner::{Barrier, CleanBatch, Cleaner, CleanerHandle, FlagOutliers, CLEANER_NAME};
+use crate::cleaner::{cleaner_name, Barrier, CleanBatch, Cleaner, CleanerHandle, FlagOutliers};
 use crate::error::AgentError;
 use crate::ingestor::{Ingestor, IngestorSetup, Pause, Resume, Stop};
 use crate::state::{AgentState, AgentStatus, GetState};
@@ -121,7 +121,7 @@ impl Supervisor {
     /// # Errors
     /// A config or store error found while preparing the Clean agent.
     pub fn start(config: Arc<AgoraConfig>, store: Arc<dyn Store>, host: Arc<PluginHost>, once: bool) -> Result<Addr<Self>, AgentError> {
-        let cleaner = Cleaner::start(&config, store.clone())?;
+        let cleaner = Cleaner::start_all(&config, store.clone())?;
         Ok(Supervisor { config, store, host, cleaner, once, slots: BTreeMap::new(), waiters: Vec::new() }.start())
     }
 
@@ -231,22 +231,23 @@ impl Handler<GetPipelineState> for Supervisor {
     type Result = ResponseFuture<PipelineState>;
 
     fn handle(&mut self, _msg: GetPipelineState, _ctx: &mut Context<Self>) -> Self::Result {
-        let cleaner = self.cleaner.addr.clone();
+        let cleaners: Vec<(String, Addr<Cleaner>)> = self.cleaner.agents().map(|(source, addr)| (source.clone(), addr.clone())).collect();
         let ingestors: Vec<(Option<Addr<Ingestor>>, AgentState, Counters)> =
             self.slots.values().map(|slot| (slot.addr.clone(), slot.last.clone(), slot.counters.clone())).collect();
         Box::pin(async move {
-            let mut agents = Vec::with_capacity(ingestors.len() + 1);
+            let mut agents = Vec::with_capacity(ingestors.len() + cleaners.len());
             let timeout = Duration::from_secs(2);
-            let clean_state = actix::clock::timeout(timeout, cleaner.send(GetState)).await;
-            agents.push(match clean_state {
-                Ok(Ok(state)) => state,
-                _ => {
-                    let mut state = AgentState::starting(CLEANER_NAME, "clean", 0);
-                    state.status = AgentStatus::Running;
-                    state.last_error = Some("busy: did not answer within 2 s".to_string());
-                    state
-                }
-            });
+            for (source, addr) in cleaners {
+                agents.push(match actix::clock::timeout(timeout, addr.send(GetState)).await {
+                    Ok(Ok(state)) => state,
+                    _ => {
+                        let mut state = AgentState::starting(&cleaner_name(&source), "clean", 0);
+                        state.status = AgentStatus::Running;
+                        state.last_error = Some("busy: did not answer within 2 s".to_string());
+                        state
+                    }
+                });
+            }
             for (addr, last, counters) in ingestors {
                 let live = match addr {
                     Some(addr) => actix::clock::timeout(timeout, addr.send(GetState)).await.ok().and_then(Result::ok),
@@ -318,14 +319,19 @@ impl Handler<Shutdown> for Supervisor {
                 addr.do_send(Stop);
             }
         }
-        let cleaner = self.cleaner.addr.clone();
+        let cleaners: Vec<Addr<Cleaner>> = self.cleaner.agents().map(|(_, addr)| addr.clone()).collect();
         let store = self.store.clone();
         Box::pin(
             async move {
-                // Give workers a moment to see the stop flag and drain, then wait for the queue.
+                // Give workers a moment to see the stop flag and drain, then wait for the queues.
                 actix::clock::sleep(Duration::from_millis(100)).await;
-                cleaner.send(Barrier).await.map_err(|err| AgentError::Unreachable { agent: CLEANER_NAME.into(), reason: err.to_string() })?;
-                cleaner.send(FlagOutliers).await.map_err(|err| AgentError::Unreachable { agent: CLEANER_NAME.into(), reason: err.to_string() })??;
+                let unreachable = |err: actix::MailboxError| AgentError::Unreachable { agent: "clean".into(), reason: err.to_string() };
+                for cleaner in &cleaners {
+                    cleaner.send(Barrier).await.map_err(unreachable)?;
+                }
+                if let Some(cleaner) = cleaners.first() {
+                    cleaner.send(FlagOutliers).await.map_err(unreachable)??;
+                }
                 store.flush()?;
                 Ok(())
             }

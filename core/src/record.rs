@@ -96,13 +96,8 @@ const ORDER_FIELDS: &[FieldSpec] = &[
     f("ts", Timestamp, true),
     f("status", Text, false),
 ];
-const REVIEW_FIELDS: &[FieldSpec] = &[
-    f("user_id", Id, true),
-    f("item_id", Id, true),
-    f("rating", Number, false),
-    f("text", Text, false),
-    f("ts", Timestamp, false),
-];
+const REVIEW_FIELDS: &[FieldSpec] =
+    &[f("user_id", Id, true), f("item_id", Id, true), f("rating", Number, false), f("text", Text, false), f("ts", Timestamp, false)];
 const QUESTION_FIELDS: &[FieldSpec] = &[f("user_id", Id, false), f("text", Text, true), f("ts", Timestamp, false)];
 const FAQ_FIELDS: &[FieldSpec] = &[f("faq_id", Id, true), f("questions", List, true), f("answer", Text, true)];
 
@@ -269,11 +264,14 @@ pub struct Provenance {
     pub ingested_at: i64,
 }
 
-/// A canonical record as stored, with its provenance and the fields the cleaner had to impute.
+/// A canonical record as stored, with its provenance, the fields the cleaner had to fill, and
+/// the record as the source gave it.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct StoredRecord {
     pub record: Record,
     pub provenance: Provenance,
     /// Canonical fields whose value was imputed or defaulted rather than read.
     pub filled: Vec<String>,
+    /// The source's fields as read (JSON), when `store.keep_raw` is on.
+    pub raw: Option<String>,
 }

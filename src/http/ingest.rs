@@ -9,14 +9,21 @@ use super::ApiError;
 use crate::app::Node;
 
 /// Accepts a JSON Lines body for a configured push source, after checking the bearer token.
-pub async fn push(node: web::Data<Node>, source: web::Path<String>, request: HttpRequest, mut payload: web::Payload) -> Result<HttpResponse, ApiError> {
+pub async fn push(
+    node: web::Data<Node>,
+    source: web::Path<String>,
+    request: HttpRequest,
+    mut payload: web::Payload,
+) -> Result<HttpResponse, ApiError> {
     check_token(&node, &request)?;
     let limit = node.config.server.max_body_bytes;
     let mut body = web::BytesMut::new();
     while let Some(chunk) = payload.next().await {
         let chunk = chunk.map_err(|err| ApiError::BadRequest(format!("cannot read body: {err}")))?;
         if body.len() + chunk.len() > limit {
-            return Err(ApiError::PayloadTooLarge(format!("body exceeds server.max_body_bytes = {limit} bytes; split it into smaller requests")));
+            return Err(ApiError::PayloadTooLarge(format!(
+                "body exceeds server.max_body_bytes = {limit} bytes; split it into smaller requests"
+            )));
         }
         body.extend_from_slice(&chunk);
     }

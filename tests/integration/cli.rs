@@ -14,7 +14,8 @@ pub fn agora(args: &[&str]) -> Output {
 pub fn last_json(output: &Output) -> Value {
     let stdout = String::from_utf8_lossy(&output.stdout);
     let last = stdout.lines().last().unwrap_or_default();
-    serde_json::from_str(last).unwrap_or_else(|err| panic!("last line {last:?} is not JSON: {err}; stderr: {}", String::from_utf8_lossy(&output.stderr)))
+    serde_json::from_str(last)
+        .unwrap_or_else(|err| panic!("last line {last:?} is not JSON: {err}; stderr: {}", String::from_utf8_lossy(&output.stderr)))
 }
 
 #[test]

@@ -22,10 +22,9 @@ fn sigkill_at_random_moments_loses_nothing_and_duplicates_nothing() {
     let clean_config = clean_dir.path().join("clean.toml");
     let mut reference = config_for(&shop.shop_dir(), &clean_dir.path().join("store.sled"), small_batches);
     reference.sources.retain(|_, source| source.plugin != "push");
-    let text = std::fs::read_to_string(crashed).unwrap().replace(
-        &shop.store_dir().display().to_string(),
-        &clean_dir.path().join("store.sled").display().to_string(),
-    );
+    let text = std::fs::read_to_string(crashed)
+        .unwrap()
+        .replace(&shop.store_dir().display().to_string(), &clean_dir.path().join("store.sled").display().to_string());
     std::fs::write(&clean_config, text).unwrap();
     let run = agora(&["--config", clean_config.to_str().unwrap(), "ingest", "--once", "--json"]);
     assert!(run.status.success(), "{}", String::from_utf8_lossy(&run.stderr));

@@ -22,7 +22,7 @@ async fn health_and_metrics_report_the_agents() {
     assert_eq!(health["status"], "ok");
     let pipeline: Value = test::call_and_read_body_json(&app, test::TestRequest::get().uri("/api/v1/pipeline").to_request()).await;
     let names: Vec<&str> = pipeline["agents"].as_array().unwrap().iter().map(|a| a["name"].as_str().unwrap()).collect();
-    assert_eq!(names, ["clean", "ingest:catalog", "ingest:events", "ingest:orders"]);
+    assert_eq!(names, ["clean:catalog", "clean:events", "clean:orders", "clean:web", "ingest:catalog", "ingest:events", "ingest:orders"]);
     for field in ["status", "processed", "backlog", "errors", "last_error", "restarts"] {
         assert!(pipeline["agents"][0].get(field).is_some(), "GetState has {field}");
     }
@@ -52,10 +52,13 @@ async fn push_ingestion_checks_token_size_and_source_then_commits() {
     let store = node.store.clone();
     let app = test::init_service(App::new().configure(agora::http::configure(node))).await;
     let body = concat!(
-        r#"{"user":"U7","item":"SKU-00003","type":"cart","ts":"2024-05-01T10:00:00Z","session":"w1"}"#, "\n",
-        r#"{"user":"U7","item":"SKU-00003","type":"cart","ts":"2024-05-01T10:00:00Z","session":"w1"}"#, "\n",
+        r#"{"user":"U7","item":"SKU-00003","type":"cart","ts":"2024-05-01T10:00:00Z","session":"w1"}"#,
+        "\n",
+        r#"{"user":"U7","item":"SKU-00003","type":"cart","ts":"2024-05-01T10:00:00Z","session":"w1"}"#,
+        "\n",
         "not json\n",
-        r#"{"user":"U8","type":"view","ts":"2024-05-01T10:00:00Z"}"#, "\n",
+        r#"{"user":"U8","type":"view","ts":"2024-05-01T10:00:00Z"}"#,
+        "\n",
     );
     let post = |token: &str, uri: &str, body: String| {
         test::TestRequest::post().uri(uri).insert_header(("Authorization", format!("Bearer {token}"))).set_payload(body).to_request()

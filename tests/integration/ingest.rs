@@ -102,13 +102,15 @@ async fn values_are_normalised_and_ids_resolve_across_sources() {
 #[actix_rt::test]
 async fn follow_mode_picks_up_appended_records() {
     let shop = TestShop::new(15, ShopSize { items: 60, events: 200, orders: 100, dirty_rate: 0.0 });
-    let config = shop.config_with(|text| text.replace("follow = false", "follow = true").replace("poll_interval_ms = 500", "poll_interval_ms = 50"));
+    let config =
+        shop.config_with(|text| text.replace("follow = false", "follow = true").replace("poll_interval_ms = 500", "poll_interval_ms = 50"));
     let node = Node::start(config, false).unwrap();
     let events = shop.manifest.sources["events"].accepted;
     wait_for_agent(&node, "ingest:events", Duration::from_secs(20), |state| state.processed == events).await;
     let mut file = std::fs::OpenOptions::new().append(true).open(shop.shop_dir().join("events.jsonl")).unwrap();
     for n in 0..25 {
-        writeln!(file, r#"{{"user":{{"id":"u{n}"}},"item":"sku-{n}","type":"view","ts":"2024-06-01T10:{n:02}:00Z","session":"x"}}"#).unwrap();
+        writeln!(file, r#"{{"user":{{"id":"u{n}"}},"item":"sku-{n}","type":"view","ts":"2024-06-01T10:{n:02}:00Z","session":"x"}}"#)
+            .unwrap();
     }
     // A line without its newline yet is held back while following.
     write!(file, r#"{{"user":{{"id":"u99"}},"item":"1","type":"cart","ts":"2024-06-01T11:00:00Z""#).unwrap();
@@ -124,7 +126,9 @@ async fn follow_mode_picks_up_appended_records() {
 #[actix_rt::test]
 async fn in_flight_batches_stay_bounded() {
     let shop = TestShop::new(16, ShopSize { items: 50, events: 20_000, orders: 50, dirty_rate: 0.01 });
-    let config = shop.config_with(|text| text.replace("batch_size = 4096", "batch_size = 100").replace("in_flight_batches = 2", "in_flight_batches = 3"));
+    let config = shop.config_with(|text| {
+        text.replace("batch_size = 4096", "batch_size = 100").replace("in_flight_batches = 2", "in_flight_batches = 3")
+    });
     let node = Node::start(config, true).unwrap();
     let mut max_backlog = 0;
     loop {

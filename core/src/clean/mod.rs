@@ -21,8 +21,12 @@ use crate::error::CoreError;
 use crate::quality::{QuarantineEntry, Reason, SourceStats};
 use crate::record::{Event, EventKind, FaqEntry, FieldSpec, FieldType, Item, Order, Question, Record, RecordKind, Review};
 
-/// The key of a record in the store: kind tag + 128-bit hash of its dedup key.
-pub type RecordKey = [u8; 17];
+/// A record's dedup identity: kind tag, a locality prefix, and a 128-bit hash of the dedup
+/// fields (or of the whole content). Equal identities give equal keys. The prefix (the first
+/// dedup field's value, or the timestamp for whole-content dedup) keeps keys of records that
+/// arrive together close together, so the store's dedup index grows at its end instead of on
+/// random pages.
+pub type RecordKey = Vec<u8>;
 
 /// A cleaned record ready to commit.
 #[derive(Clone, Debug, PartialEq)]
@@ -114,8 +118,8 @@ impl SourceRules {
     /// [`CoreError::Config`] when a configured default does not fit its field.
     pub fn compile(name: &str, source: &SourceConfig, clean: &CleanConfig, keep_raw: bool) -> Result<Self, CoreError> {
         let zone_name = source.timezone.as_deref().unwrap_or(&clean.timezone);
-        let zone = parse_timezone(zone_name)
-            .ok_or_else(|| CoreError::Config(format!("sources.{name}.timezone: unknown zone {zone_name:?}")))?;
+        let zone =
+            parse_timezone(zone_name).ok_or_else(|| CoreError::Config(format!("sources.{name}.timezone: unknown zone {zone_name:?}")))?;
         let mut rules = Self {
             source: name.to_string(),
             kind: source.record,
@@ -140,9 +144,9 @@ impl SourceRules {
                     toml::Value::String(text) => text.clone(),
                     other => other.to_string(),
                 };
-                let value = rules.coerce_text(&rule, &text).map_err(|rejection| {
-                    CoreError::Config(format!("sources.{name}.fields.{}.default: {}", spec.name, rejection.detail))
-                })?;
+                let value = rules
+                    .coerce_text(&rule, &text)
+                    .map_err(|rejection| CoreError::Config(format!("sources.{name}.fields.{}.default: {}", spec.name, rejection.detail)))?;
                 rule.default = Some(value);
             }
             rules.fields.push(Some(rule));
@@ -204,12 +208,22 @@ impl SourceRules {
             return Err((offset, Rejection::new(Reason::from_plugin(&error), format!("source plugin reported {error}")), raw));
         }
         let Some(fields_raw) = parsed.fields else {
-            return Err((offset, Rejection::new(Reason::Unparseable, "line has neither fields nor error"), String::from_utf8_lossy(line).into_owned()));
+            return Err((
+                offset,
+                Rejection::new(Reason::Unparseable, "line has neither fields nor error"),
+                String::from_utf8_lossy(line).into_owned(),
+            ));
         };
         let raw_text = fields_raw.get();
         let columns: HashMap<Cow<'_, str>, &RawValue> = match serde_json::from_str(raw_text) {
             Ok(columns) => columns,
-            Err(err) => return Err((offset, Rejection::new(Reason::MalformedJson, format!("fields are not a JSON object: {err}")), raw_text.to_string())),
+            Err(err) => {
+                return Err((
+                    offset,
+                    Rejection::new(Reason::MalformedJson, format!("fields are not a JSON object: {err}")),
+                    raw_text.to_string(),
+                ))
+            }
         };
         stats.mapped += 1;
         match self.map_record(&columns, stats) {
@@ -307,7 +321,10 @@ impl SourceRules {
             MissingPolicy::Impute => match stats.median(rule.spec.name) {
                 Some(median) if rule.spec.ty == FieldType::Integer => Ok(Some(Value::Integer(median.round() as i64))),
                 Some(median) => Ok(Some(Value::Number((median * 100.0).round() / 100.0))),
-                None => Err(Rejection::new(Reason::MissingField, format!("{} is missing and no values were seen yet to impute from", rule.spec.name))),
+                None => Err(Rejection::new(
+                    Reason::MissingField,
+                    format!("{} is missing and no values were seen yet to impute from", rule.spec.name),
+                )),
             },
         }
     }
@@ -329,14 +346,14 @@ impl SourceRules {
         let json = raw.get().trim_start();
         match json.as_bytes().first() {
             Some(b'"') => {
-                let text: Cow<'_, str> = serde_json::from_str(json)
-                    .map_err(|err| Rejection::new(Reason::InvalidType, format!("{}: {err}", rule.spec.name)))?;
+                let text: Cow<'_, str> =
+                    serde_json::from_str(json).map_err(|err| Rejection::new(Reason::InvalidType, format!("{}: {err}", rule.spec.name)))?;
                 self.coerce_text(rule, &text)
             }
             Some(b'n') => Ok(Value::Absent),
             Some(b'[') if rule.spec.ty == FieldType::List => {
-                let items: Vec<serde_json::Value> = serde_json::from_str(json)
-                    .map_err(|err| Rejection::new(Reason::InvalidType, format!("{}: {err}", rule.spec.name)))?;
+                let items: Vec<serde_json::Value> =
+                    serde_json::from_str(json).map_err(|err| Rejection::new(Reason::InvalidType, format!("{}: {err}", rule.spec.name)))?;
                 let list: Vec<String> = items
                     .iter()
                     .map(|item| match item {
@@ -361,10 +378,9 @@ impl SourceRules {
                     .map_err(|err| Rejection::new(Reason::InvalidTimestamp, format!("{}: {err}", rule.spec.name))),
                 _ => self.coerce_text(rule, json),
             },
-            _ => Err(Rejection::new(
-                Reason::InvalidType,
-                format!("{} = {} is not a {:?}", rule.spec.name, truncate(json, 80), rule.spec.ty),
-            )),
+            _ => {
+                Err(Rejection::new(Reason::InvalidType, format!("{} = {} is not a {:?}", rule.spec.name, truncate(json, 80), rule.spec.ty)))
+            }
         }
     }
 
@@ -417,22 +433,38 @@ impl SourceRules {
         })
     }
 
-    /// The store key: kind tag + xxh3-128 of the dedup fields (or of every field).
+    /// The dedup key: kind tag + locality prefix + xxh3-128 of the dedup fields (or every field).
     fn key_of(&self, values: &Values) -> RecordKey {
+        let indices: Vec<usize> = if self.dedup.is_empty() { (0..values.0.len()).collect() } else { self.dedup.clone() };
         let mut bytes = Vec::with_capacity(128);
-        let all: Vec<usize>;
-        let indices = if self.dedup.is_empty() {
-            all = (0..values.0.len()).collect();
-            &all
-        } else {
-            &self.dedup
-        };
-        for &index in indices {
+        for &index in &indices {
             values.0[index].hash_into(&mut bytes);
         }
-        let mut key = [0u8; 17];
-        key[0] = self.kind.tag();
-        key[1..].copy_from_slice(&xxhash_rust::xxh3::xxh3_128(&bytes).to_be_bytes());
+        let mut key = Vec::with_capacity(48);
+        key.push(self.kind.tag());
+        let locality = if self.dedup.is_empty() {
+            values.0.iter().find(|value| matches!(value, Value::Timestamp(_)))
+        } else {
+            values.0.get(self.dedup[0])
+        };
+        match locality {
+            Some(Value::Timestamp(ms)) => key.extend_from_slice(&(*ms as u64).to_be_bytes()),
+            Some(Value::Integer(n)) => key.extend_from_slice(&(*n as u64 ^ (1 << 63)).to_be_bytes()),
+            Some(Value::Text(text)) => match text.parse::<u64>() {
+                // Numeric ids sort numerically: a zero byte then eight big-endian bytes.
+                Ok(number) if !text.starts_with('0') || text.len() == 1 => {
+                    key.push(0);
+                    key.extend_from_slice(&number.to_be_bytes());
+                }
+                _ => {
+                    key.push(1);
+                    key.extend(text.bytes().take(24));
+                    key.push(0);
+                }
+            },
+            _ => {}
+        }
+        key.extend_from_slice(&xxhash_rust::xxh3::xxh3_128(&bytes).to_be_bytes());
         key
     }
 }
@@ -575,8 +607,17 @@ impl Values {
                 text: self.text(3),
                 ts: self.timestamp(4),
             }),
-            RecordKind::Question => Record::Question(Question { user_id: self.text(0), text: self.text(1).unwrap_or_default(), ts: self.timestamp(2) }),
-            RecordKind::Faq => Record::Faq(FaqEntry { faq_id: self.text(0).unwrap_or_default(), questions: self.list(1), answer: self.text(2).unwrap_or_default() }),
+            RecordKind::Question => {
+                Record::Question(Question { user_id: self.text(0), text: self.text(1).unwrap_or_default(), ts: self.timestamp(2) })
+            }
+            RecordKind::Faq => Record::Faq(FaqEntry {
+                faq_id: self.text(0).unwrap_or_default(),
+                questions: self.list(1),
+                answer: self.text(2).unwrap_or_default(),
+            }),
         }
     }
 }
+
+#[cfg(test)]
+mod tests;

@@ -36,11 +36,7 @@ pub fn is_missing_text(text: &str) -> bool {
 /// # Errors
 /// A message naming the text.
 pub fn parse_number(text: &str) -> Result<f64, String> {
-    let cleaned: String = text
-        .trim()
-        .chars()
-        .filter(|c| !matches!(c, '$' | '€' | '£' | '¥' | ' ' | '\u{a0}' | '_'))
-        .collect();
+    let cleaned: String = text.trim().chars().filter(|c| !matches!(c, '$' | '€' | '£' | '¥' | ' ' | '\u{a0}' | '_')).collect();
     let cleaned = cleaned.trim_start_matches("USD").trim_start_matches("EUR").trim_end_matches("USD").trim_end_matches("EUR");
     let normalised = match (cleaned.rfind(','), cleaned.rfind('.')) {
         (Some(_), Some(_)) => cleaned.replace(',', ""),

@@ -42,7 +42,10 @@ impl TimestampRules {
     /// A message naming the text and the forms tried.
     pub fn parse(&self, text: &str) -> Result<i64, String> {
         let text = text.trim();
-        if !text.is_empty() && text.bytes().all(|b| b.is_ascii_digit() || b == b'.' || b == b'-') && text.bytes().filter(|b| b.is_ascii_digit()).count() >= 9 {
+        if !text.is_empty()
+            && text.bytes().all(|b| b.is_ascii_digit() || b == b'.' || b == b'-')
+            && text.bytes().filter(|b| b.is_ascii_digit()).count() >= 9
+        {
             if let Ok(number) = text.parse::<f64>() {
                 return self.from_epoch(number);
             }

@@ -309,11 +309,12 @@ impl AgoraConfig {
         if self.ingest.in_flight_batches == 0 {
             problems.push("ingest.in_flight_batches: must be at least 1".to_string());
         }
-        if !(self.clean.outlier_threshold > 0.0) {
+        if !self.clean.outlier_threshold.is_finite() || self.clean.outlier_threshold <= 0.0 {
             problems.push("clean.outlier_threshold: must be a positive number".to_string());
         }
         if crate::clean::parse_timezone(&self.clean.timezone).is_none() {
-            problems.push(format!("clean.timezone: unknown zone {:?}; use an IANA name like \"Europe/Paris\" or \"UTC\"", self.clean.timezone));
+            problems
+                .push(format!("clean.timezone: unknown zone {:?}; use an IANA name like \"Europe/Paris\" or \"UTC\"", self.clean.timezone));
         }
         if self.plugins.dirs.is_empty() {
             problems.push("plugins.dirs: list at least one directory plugins may be loaded from".to_string());

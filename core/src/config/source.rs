@@ -200,7 +200,11 @@ impl SourceConfig {
         }
         for field in &self.dedup_key {
             if kind.field(field).is_none() {
-                problems.push(format!("{key}.dedup_key: `{field}` is not a field of record `{}`; valid fields: {}", kind.name(), valid_fields()));
+                problems.push(format!(
+                    "{key}.dedup_key: `{field}` is not a field of record `{}`; valid fields: {}",
+                    kind.name(),
+                    valid_fields()
+                ));
             }
         }
         if let Some(zone) = &self.timezone {

@@ -165,14 +165,12 @@ impl PluginHost {
         // SAFETY: calling the fixed-signature version function.
         let abi_version = unsafe { abi_version() };
         if abi_version != api::ABI_VERSION {
-            return Err(load_error(
-                file,
-                format!("plugin ABI version {abi_version} does not match host ABI version {}", api::ABI_VERSION),
-            ));
+            return Err(load_error(file, format!("plugin ABI version {abi_version} does not match host ABI version {}", api::ABI_VERSION)));
         }
         // SAFETY: ABI version 1 fixes this symbol's signature.
-        let declaration = unsafe { library.get::<unsafe extern "C" fn() -> *const api::PluginDeclaration>(api::SYMBOL_DECLARATION.as_bytes()) }
-            .map_err(|err| load_error(file, format!("missing symbol {}: {err}", api::SYMBOL_DECLARATION)))?;
+        let declaration =
+            unsafe { library.get::<unsafe extern "C" fn() -> *const api::PluginDeclaration>(api::SYMBOL_DECLARATION.as_bytes()) }
+                .map_err(|err| load_error(file, format!("missing symbol {}: {err}", api::SYMBOL_DECLARATION)))?;
         // SAFETY: the declaration is a static in the library, alive while the library is loaded.
         let declaration = unsafe {
             let pointer = declaration();
@@ -230,11 +228,7 @@ impl PluginHost {
     /// Refuses any path that does not resolve to a file inside a configured directory.
     fn check_inside_dirs(&self, file: &Path) -> Result<PathBuf, CoreError> {
         let canonical = file.canonicalize().map_err(|err| load_error(file, format!("cannot open: {err}")))?;
-        let inside = self
-            .dirs
-            .iter()
-            .filter_map(|dir| dir.canonicalize().ok())
-            .any(|dir| canonical.parent() == Some(dir.as_path()));
+        let inside = self.dirs.iter().filter_map(|dir| dir.canonicalize().ok()).any(|dir| canonical.parent() == Some(dir.as_path()));
         if inside {
             Ok(canonical)
         } else {

@@ -27,9 +27,9 @@ pub fn decode<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, CoreError> {
         Some((&FORMAT_VERSION, body)) => {
             postcard::from_bytes(body).map_err(|err| CoreError::Decode(format!("corrupt stored value: {err}")))
         }
-        Some((version, _)) => Err(CoreError::Decode(format!(
-            "stored value has format {version}, this build reads format {FORMAT_VERSION}: upgrade agora"
-        ))),
+        Some((version, _)) => {
+            Err(CoreError::Decode(format!("stored value has format {version}, this build reads format {FORMAT_VERSION}: upgrade agora")))
+        }
         None => Err(CoreError::Decode("empty stored value".to_string())),
     }
 }

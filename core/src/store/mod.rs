@@ -82,11 +82,12 @@ pub trait Store: Send + Sync {
     /// [`CoreError::Store`] or [`CoreError::Decode`].
     fn quarantine(&self, source: Option<&str>, limit: usize) -> Result<Vec<QuarantineEntry>, CoreError>;
 
-    /// Visits stored records of a kind in key order until `visit` returns false.
+    /// Visits stored records of a kind in key order (see [`RecordKey`]) until `visit` returns
+    /// false; `visit` gets each record's key.
     ///
     /// # Errors
     /// [`CoreError::Store`] or [`CoreError::Decode`].
-    fn scan_records(&self, kind: RecordKind, visit: &mut dyn FnMut(&RecordKey, StoredRecord) -> bool) -> Result<(), CoreError>;
+    fn scan_records(&self, kind: RecordKind, visit: &mut dyn FnMut(&[u8], StoredRecord) -> bool) -> Result<(), CoreError>;
 
     /// Number of stored records of a kind.
     ///
@@ -98,7 +99,8 @@ pub trait Store: Send + Sync {
     ///
     /// # Errors
     /// [`CoreError::Store`].
-    fn replace_outliers(&self, flags: &BTreeMap<RecordKey, Vec<String>>, counts: &BTreeMap<String, OutlierCounts>) -> Result<(), CoreError>;
+    fn replace_outliers(&self, flags: &BTreeMap<RecordKey, Vec<String>>, counts: &BTreeMap<String, OutlierCounts>)
+        -> Result<(), CoreError>;
 
     /// Outlier counts per source and field.
     ///
@@ -110,7 +112,7 @@ pub trait Store: Send + Sync {
     ///
     /// # Errors
     /// [`CoreError::Store`] or [`CoreError::Decode`].
-    fn outlier_flags(&self, key: &RecordKey) -> Result<Vec<String>, CoreError>;
+    fn outlier_flags(&self, key: &[u8]) -> Result<Vec<String>, CoreError>;
 
     /// A digest of the stored content (see [`StoreDigest`]).
     ///

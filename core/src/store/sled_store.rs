@@ -1,11 +1,16 @@
-//! The sled implementation of [`Store`]: one tree per concern, big-endian keys, and a multi-tree
-//! transaction per batch so records, dedup, quarantine, counters and checkpoint commit together.
+//! The sled implementation of [`Store`].
+//!
+//! Everything a batch commits lives in one tree, `ingest`, under a one-byte prefix per concern
+//! (records, quarantine, checkpoints, counters), because sled applies a batch to one tree
+//! atomically and far faster than a multi-tree transaction. A record is keyed by its dedup key,
+//! so the dedup check is one lookup and storing it one insert; the key's locality prefix (time
+//! or id, see [`RecordKey`]) keeps inserts near the tree's end. Keys are big-endian so scans
+//! come out in order. Commits are serialised by a lock: dedup reads and the batch write must not
+//! interleave with another commit.
 
 use std::collections::{BTreeMap, HashSet};
 use std::path::Path;
-
-use sled::transaction::{ConflictableTransactionError, TransactionError};
-use sled::Transactional;
+use std::sync::Mutex;
 
 use super::{decode, encode, CommitBatch, CommitReport, Store, StoreDigest};
 use crate::clean::RecordKey;
@@ -13,28 +18,26 @@ use crate::error::CoreError;
 use crate::quality::{OutlierCounts, QuarantineEntry, SourceStats};
 use crate::record::{Provenance, RecordKind, StoredRecord};
 
-/// Tree names, one per concern.
-mod trees {
-    pub const RECORDS: &str = "records";
-    pub const RAW: &str = "raw";
-    pub const QUARANTINE: &str = "quarantine";
-    pub const CHECKPOINTS: &str = "checkpoints";
-    pub const STATS: &str = "source_stats";
-    pub const OUTLIER_FLAGS: &str = "outlier_flags";
-    pub const OUTLIER_COUNTS: &str = "outlier_counts";
+/// Key prefixes inside the `ingest` tree, one per concern.
+mod prefix {
+    /// `r` + record key (kind tag, locality prefix, 128-bit hash) → stored record.
+    pub const RECORD: u8 = b'r';
+    /// `q` + source + 0 + big-endian sequence → quarantine entry.
+    pub const QUARANTINE: u8 = b'q';
+    /// `c` + source → the source's checkpoint.
+    pub const CHECKPOINT: u8 = b'c';
+    /// `s` + source → the source's counters.
+    pub const STATS: u8 = b's';
 }
 
 /// The embedded sled store.
-#[derive(Clone)]
 pub struct SledStore {
     db: sled::Db,
-    records: sled::Tree,
-    raw: sled::Tree,
-    quarantine: sled::Tree,
-    checkpoints: sled::Tree,
-    stats: sled::Tree,
+    ingest: sled::Tree,
     outlier_flags: sled::Tree,
     outlier_counts: sled::Tree,
+    /// Held while committing.
+    commit_lock: Mutex<()>,
 }
 
 impl SledStore {
@@ -43,132 +46,108 @@ impl SledStore {
     /// # Errors
     /// [`CoreError::Store`], e.g. when another process holds the store open.
     pub fn open(path: &Path, cache_mb: u64) -> Result<Self, CoreError> {
-        let db = sled::Config::new().path(path).cache_capacity(cache_mb * 1024 * 1024).flush_every_ms(Some(200)).open()?;
+        let db = sled::Config::new()
+            .path(path)
+            .cache_capacity(cache_mb * 1024 * 1024)
+            .flush_every_ms(Some(200))
+            .mode(sled::Mode::HighThroughput)
+            .open()?;
         Ok(Self {
-            records: db.open_tree(trees::RECORDS)?,
-            raw: db.open_tree(trees::RAW)?,
-            quarantine: db.open_tree(trees::QUARANTINE)?,
-            checkpoints: db.open_tree(trees::CHECKPOINTS)?,
-            stats: db.open_tree(trees::STATS)?,
-            outlier_flags: db.open_tree(trees::OUTLIER_FLAGS)?,
-            outlier_counts: db.open_tree(trees::OUTLIER_COUNTS)?,
+            ingest: db.open_tree("ingest")?,
+            outlier_flags: db.open_tree("outlier_flags")?,
+            outlier_counts: db.open_tree("outlier_counts")?,
             db,
+            commit_lock: Mutex::new(()),
         })
     }
 
-    /// The underlying database, for engine-level tools (benchmarks, size reports).
-    pub fn db(&self) -> &sled::Db {
-        &self.db
+    /// The tree every batch commits into, for engine-level tools (the raw-sled benchmark).
+    pub fn ingest_tree(&self) -> &sled::Tree {
+        &self.ingest
     }
 }
 
-/// Key of a quarantine entry: source name, a zero byte, then a big-endian sequence number.
-fn quarantine_key(source: &str, seq: u64) -> Vec<u8> {
-    let mut key = Vec::with_capacity(source.len() + 9);
-    key.extend_from_slice(source.as_bytes());
-    key.push(0);
-    key.extend_from_slice(&seq.to_be_bytes());
+/// `prefix` + `name`.
+fn key(prefix: u8, name: &[u8]) -> Vec<u8> {
+    let mut key = Vec::with_capacity(name.len() + 1);
+    key.push(prefix);
+    key.extend_from_slice(name);
     key
 }
 
-/// Key of a raw record: source name, a zero byte, then the record key.
-fn raw_key(source: &str, record: &RecordKey) -> Vec<u8> {
-    let mut key = Vec::with_capacity(source.len() + 18);
-    key.extend_from_slice(source.as_bytes());
+/// `q` + source + 0 (+ sequence when given).
+fn quarantine_key(source: &str, seq: Option<u64>) -> Vec<u8> {
+    let mut key = key(prefix::QUARANTINE, source.as_bytes());
     key.push(0);
-    key.extend_from_slice(record);
+    if let Some(seq) = seq {
+        key.extend_from_slice(&seq.to_be_bytes());
+    }
     key
-}
-
-fn abort(err: CoreError) -> ConflictableTransactionError<CoreError> {
-    ConflictableTransactionError::Abort(err)
 }
 
 impl Store for SledStore {
     fn commit(&self, batch: CommitBatch) -> Result<CommitReport, CoreError> {
-        let CommitBatch { source, records, quarantine, checkpoint, stats, ingested_at } = batch;
-        // Encode outside the transaction: its closure may run more than once on conflict.
-        let mut encoded = Vec::with_capacity(records.len());
+        let CommitBatch { source, records, quarantine, checkpoint, mut stats, ingested_at } = batch;
+        let _serialised = self.commit_lock.lock().map_err(|_| CoreError::Decode("commit lock poisoned".to_string()))?;
+        let mut write = sled::Batch::default();
+        let mut report = CommitReport { quarantined: quarantine.len() as u64, ..CommitReport::default() };
+        let mut in_batch: HashSet<RecordKey> = HashSet::with_capacity(records.len());
         for record in records {
+            let key = key(prefix::RECORD, &record.key);
+            if self.ingest.contains_key(&key)? || !in_batch.insert(record.key) {
+                report.duplicates += 1;
+                continue;
+            }
             let stored = StoredRecord {
                 record: record.record,
                 provenance: Provenance { source: source.clone(), offset: record.offset, ingested_at },
                 filled: record.filled,
+                raw: record.raw,
             };
-            encoded.push((record.key, encode(&stored)?, record.raw));
+            write.insert(key, encode(&stored)?);
+            report.accepted += 1;
         }
-        let quarantine_base = stats.quarantined_total() - quarantine.len() as u64;
-        let mut encoded_quarantine = Vec::with_capacity(quarantine.len());
+        let first_seq = stats.quarantined_total() - report.quarantined;
         for (i, entry) in quarantine.iter().enumerate() {
-            encoded_quarantine.push((quarantine_key(&source, quarantine_base + i as u64), encode(entry)?));
+            write.insert(quarantine_key(&source, Some(first_seq + i as u64)), encode(entry)?);
         }
-
-        let result = (&self.records, &self.raw, &self.quarantine, &self.checkpoints, &self.stats).transaction(
-            |(records_tx, raw_tx, quarantine_tx, checkpoints_tx, stats_tx)| {
-                let mut stats = stats.clone();
-                let mut report = CommitReport { quarantined: encoded_quarantine.len() as u64, ..CommitReport::default() };
-                let mut in_batch: HashSet<&RecordKey> = HashSet::with_capacity(encoded.len());
-                for (key, value, raw) in &encoded {
-                    if !in_batch.insert(key) || records_tx.get(key)?.is_some() {
-                        report.duplicates += 1;
-                        continue;
-                    }
-                    records_tx.insert(&key[..], value.as_slice())?;
-                    if let Some(raw) = raw {
-                        raw_tx.insert(raw_key(&source, key), raw.as_bytes())?;
-                    }
-                    report.accepted += 1;
-                }
-                for (key, value) in &encoded_quarantine {
-                    quarantine_tx.insert(key.as_slice(), value.as_slice())?;
-                }
-                stats.read += report.accepted + report.duplicates;
-                stats.accepted += report.accepted;
-                stats.duplicates += report.duplicates;
-                stats_tx.insert(source.as_bytes(), encode(&stats).map_err(abort)?)?;
-                if let Some(checkpoint) = &checkpoint {
-                    checkpoints_tx.insert(source.as_bytes(), checkpoint.as_slice())?;
-                }
-                Ok(report)
-            },
-        );
-        match result {
-            Ok(report) => Ok(report),
-            Err(TransactionError::Abort(err)) => Err(err),
-            Err(TransactionError::Storage(err)) => Err(CoreError::Store(err)),
+        stats.read += report.accepted + report.duplicates;
+        stats.accepted += report.accepted;
+        stats.duplicates += report.duplicates;
+        write.insert(key(prefix::STATS, source.as_bytes()), encode(&stats)?);
+        if let Some(checkpoint) = checkpoint {
+            write.insert(key(prefix::CHECKPOINT, source.as_bytes()), checkpoint);
         }
+        // One batch on one tree: sled applies it atomically, also across a crash.
+        self.ingest.apply_batch(write)?;
+        Ok(report)
     }
 
     fn checkpoint(&self, source: &str) -> Result<Option<Vec<u8>>, CoreError> {
-        Ok(self.checkpoints.get(source.as_bytes())?.map(|value| value.to_vec()))
+        Ok(self.ingest.get(key(prefix::CHECKPOINT, source.as_bytes()))?.map(|value| value.to_vec()))
     }
 
     fn source_stats(&self) -> Result<BTreeMap<String, SourceStats>, CoreError> {
         let mut all = BTreeMap::new();
-        for entry in self.stats.iter() {
+        for entry in self.ingest.scan_prefix([prefix::STATS]) {
             let (key, value) = entry?;
-            all.insert(String::from_utf8_lossy(&key).into_owned(), decode(&value)?);
+            all.insert(String::from_utf8_lossy(&key[1..]).into_owned(), decode(&value)?);
         }
         Ok(all)
     }
 
     fn quarantine(&self, source: Option<&str>, limit: usize) -> Result<Vec<QuarantineEntry>, CoreError> {
         let iter = match source {
-            Some(source) => {
-                let mut prefix = source.as_bytes().to_vec();
-                prefix.push(0);
-                self.quarantine.scan_prefix(prefix)
-            }
-            None => self.quarantine.iter(),
+            Some(source) => self.ingest.scan_prefix(quarantine_key(source, None)),
+            None => self.ingest.scan_prefix([prefix::QUARANTINE]),
         };
         iter.take(limit).map(|entry| decode(&entry?.1)).collect()
     }
 
-    fn scan_records(&self, kind: RecordKind, visit: &mut dyn FnMut(&RecordKey, StoredRecord) -> bool) -> Result<(), CoreError> {
-        for entry in self.records.scan_prefix([kind.tag()]) {
+    fn scan_records(&self, kind: RecordKind, visit: &mut dyn FnMut(&[u8], StoredRecord) -> bool) -> Result<(), CoreError> {
+        for entry in self.ingest.scan_prefix([prefix::RECORD, kind.tag()]) {
             let (key, value) = entry?;
-            let key: RecordKey = key.as_ref().try_into().map_err(|_| CoreError::Decode(format!("record key of {} bytes", key.len())))?;
-            if !visit(&key, decode(&value)?) {
+            if !visit(&key[1..], decode(&value)?) {
                 break;
             }
         }
@@ -177,19 +156,23 @@ impl Store for SledStore {
 
     fn count_records(&self, kind: RecordKind) -> Result<u64, CoreError> {
         let mut count = 0;
-        for entry in self.records.scan_prefix([kind.tag()]).keys() {
+        for entry in self.ingest.scan_prefix([prefix::RECORD, kind.tag()]).keys() {
             entry?;
             count += 1;
         }
         Ok(count)
     }
 
-    fn replace_outliers(&self, flags: &BTreeMap<RecordKey, Vec<String>>, counts: &BTreeMap<String, OutlierCounts>) -> Result<(), CoreError> {
+    fn replace_outliers(
+        &self,
+        flags: &BTreeMap<RecordKey, Vec<String>>,
+        counts: &BTreeMap<String, OutlierCounts>,
+    ) -> Result<(), CoreError> {
         self.outlier_flags.clear()?;
         self.outlier_counts.clear()?;
         let mut batch = sled::Batch::default();
         for (key, fields) in flags {
-            batch.insert(&key[..], encode(fields)?);
+            batch.insert(key.as_slice(), encode(fields)?);
         }
         self.outlier_flags.apply_batch(batch)?;
         let mut batch = sled::Batch::default();
@@ -209,7 +192,7 @@ impl Store for SledStore {
         Ok(all)
     }
 
-    fn outlier_flags(&self, key: &RecordKey) -> Result<Vec<String>, CoreError> {
+    fn outlier_flags(&self, key: &[u8]) -> Result<Vec<String>, CoreError> {
         match self.outlier_flags.get(key)? {
             Some(value) => decode(&value),
             None => Ok(Vec::new()),
@@ -220,7 +203,7 @@ impl Store for SledStore {
         use xxhash_rust::xxh3::Xxh3;
         let mut records_hash = Xxh3::new();
         let mut records = 0;
-        for entry in self.records.iter() {
+        for entry in self.ingest.scan_prefix([prefix::RECORD]) {
             let (key, value) = entry?;
             let mut stored: StoredRecord = decode(&value)?;
             stored.provenance.ingested_at = 0;
@@ -230,7 +213,7 @@ impl Store for SledStore {
         }
         let mut quarantine_hash = Xxh3::new();
         let mut quarantined = 0;
-        for entry in self.quarantine.iter() {
+        for entry in self.ingest.scan_prefix([prefix::QUARANTINE]) {
             let (key, value) = entry?;
             let mut stored: QuarantineEntry = decode(&value)?;
             stored.at = 0;

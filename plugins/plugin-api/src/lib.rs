@@ -288,10 +288,7 @@ mod tests {
     fn error_lines_escape_control_characters_and_quotes() {
         let mut batch = Vec::new();
         push_error_line(&mut batch, "a.csv@3", "invalid_utf8", "x\"y\n\u{1}");
-        assert_eq!(
-            String::from_utf8(batch).unwrap(),
-            "{\"offset\":\"a.csv@3\",\"error\":\"invalid_utf8\",\"raw\":\"x\\\"y\\n\\u0001\"}\n"
-        );
+        assert_eq!(String::from_utf8(batch).unwrap(), "{\"offset\":\"a.csv@3\",\"error\":\"invalid_utf8\",\"raw\":\"x\\\"y\\n\\u0001\"}\n");
     }
 
     #[test]

@@ -47,12 +47,7 @@ impl SourcePlugin for Faulty {
         }
         let mut batch = Vec::new();
         for n in start..end {
-            let fields = format!(
-                "{{\"user\":\"u{}\",\"item\":\"i{}\",\"type\":\"view\",\"ts\":{}}}",
-                n % 7,
-                n,
-                1_704_067_200 + n
-            );
+            let fields = format!("{{\"user\":\"u{}\",\"item\":\"i{}\",\"type\":\"view\",\"ts\":{}}}", n % 7, n, 1_704_067_200 + n);
             push_record_line(&mut batch, &format!("faulty@{n}"), &fields);
         }
         Ok(PollResult {
