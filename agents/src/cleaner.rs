@@ -271,3 +271,43 @@ impl Handler<GetState> for Cleaner {
         actix::MessageResult(state)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use agora_core::store::SledStore;
+
+    const CONFIG: &str = r#"
+        [sources.events]
+        plugin = "jsonl"
+        record = "event"
+        fields = { user_id = "user", item_id = "item", kind = "type", ts = "ts" }
+    "#;
+
+    fn batch(lines: &[&str]) -> Vec<u8> {
+        lines
+            .iter()
+            .enumerate()
+            .map(|(n, fields)| format!("{{\"offset\":\"t@{n}\",\"fields\":{fields}}}\n"))
+            .collect::<String>()
+            .into_bytes()
+    }
+
+    #[actix_rt::test]
+    async fn commits_batches_counts_them_and_refuses_unknown_sources() {
+        let dir = tempfile::tempdir().unwrap();
+        let store: Arc<dyn Store> = Arc::new(SledStore::open(&dir.path().join("s"), 16).unwrap());
+        let config = AgoraConfig::from_toml_str(CONFIG).unwrap();
+        let cleaners = Cleaner::start_all(&config, store.clone()).unwrap();
+        let view = r#"{"user":"u1","item":"i1","type":"view","ts":1704067200}"#;
+        let lines = batch(&[view, view, r#"{"user":"u1","item":"i1","type":"teleport","ts":1704067200}"#]);
+        let report = cleaners.submit(CleanBatch { source: "events".into(), batch: lines, checkpoint: Some(b"7".to_vec()) }).await.unwrap();
+        assert_eq!(report, CommitReport { accepted: 1, duplicates: 1, quarantined: 1 });
+        assert_eq!(store.checkpoint("events").unwrap(), Some(b"7".to_vec()));
+        let (_, addr) = cleaners.agents().next().unwrap();
+        let state = addr.send(GetState).await.unwrap();
+        assert_eq!((state.name.as_str(), state.processed, state.backlog, state.status), ("clean:events", 3, 0, AgentStatus::Idle));
+        let unknown = cleaners.submit(CleanBatch { source: "nope".into(), batch: Vec::new(), checkpoint: None }).await;
+        assert!(matches!(unknown, Err(AgentError::UnknownSource { .. })));
+    }
+}

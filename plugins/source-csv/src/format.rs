@@ -4,7 +4,7 @@ use std::collections::HashSet;
 use std::io;
 
 use agora_plugin_api::push_json_string;
-use agora_source_kit::{push_json_str, Batch, FileCtx, FileParams, FileReader, RecordFormat, Step};
+use agora_source_kit::{Batch, FileCtx, FileParams, FileReader, RecordFormat, Step};
 
 use crate::params::{self, CsvOptions};
 use crate::parser::{RowEnd, RowParser};
@@ -113,7 +113,7 @@ impl CsvFormat {
                     out.push(b',');
                 }
                 out.extend_from_slice(layout.keys.get(index).unwrap_or(&generated[index]));
-                push_json_str(out, &text[from..to]);
+                push_json_string(out, &text[from..to]);
                 from = to;
             }
             out.push(b'}');
