@@ -4,7 +4,7 @@
 use std::sync::Arc;
 
 use actix::Addr;
-use agora_agents::{GetPipelineState, PipelineState, Supervisor};
+use agora_agents::{Analyst, GetPipelineState, PipelineState, Supervisor};
 use agora_core::config::AgoraConfig;
 use agora_core::plugin::PluginHost;
 use agora_core::quality::QualityReport;
@@ -18,6 +18,8 @@ pub struct Node {
     pub store: Arc<dyn Store>,
     pub host: Arc<PluginHost>,
     pub supervisor: Addr<Supervisor>,
+    /// The Analyst (not started by `--once` runs).
+    pub analyst: Option<Addr<Analyst>>,
 }
 
 impl Node {
@@ -29,8 +31,8 @@ impl Node {
         let store: Arc<dyn Store> = Arc::new(open_store(&config)?);
         let host = Arc::new(PluginHost::new(config.plugins.dirs.clone()));
         let config = Arc::new(config);
-        let supervisor = Supervisor::start(config.clone(), store.clone(), host.clone(), once)?;
-        Ok(Self { config, store, host, supervisor })
+        let (supervisor, analyst) = Supervisor::start(config.clone(), store.clone(), host.clone(), once)?;
+        Ok(Self { config, store, host, supervisor, analyst })
     }
 
     /// Every agent's state.

@@ -55,6 +55,11 @@ enum Command {
         #[command(subcommand)]
         what: GenerateWhat,
     },
+    /// Evaluations on public data sets, printed beside the published results.
+    Eval {
+        #[command(subcommand)]
+        what: crate::eval::EvalCommand,
+    },
     /// Whole-system benchmarks that print a table.
     Bench {
         #[command(subcommand)]
@@ -124,6 +129,7 @@ impl Cli {
             Command::Plugins { action: PluginsAction::List { json } } => *json,
             Command::Generate { what: GenerateWhat::Shop { json, .. } } => *json,
             Command::Bench { what } => what.json(),
+            Command::Eval { what } => what.json(),
             Command::Serve => false,
         }
     }
@@ -169,6 +175,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             Ok(())
         }
         Command::Bench { what } => crate::bench::run(what),
+        Command::Eval { what } => crate::eval::run(what, &cli.load_config()?),
     }
 }
 

@@ -5,5 +5,6 @@
 pub mod app;
 pub mod bench;
 pub mod cli;
+pub mod eval;
 pub mod generate;
 pub mod http;

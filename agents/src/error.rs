@@ -14,6 +14,15 @@ pub enum AgentError {
     /// A batch named a source that is not configured for this use.
     #[error("unknown source {source_name:?}; configured: {known}")]
     UnknownSource { source_name: String, known: String },
+    /// Analysis failed on the data it was given.
+    #[error(transparent)]
+    Analytics(#[from] agora_analytics::AnalyticsError),
+    /// A config value only an agent can check is invalid; the message names the key.
+    #[error("invalid config: {0}")]
+    Config(String),
+    /// The agent has not computed what was asked for yet.
+    #[error("not ready: {0}")]
+    NotReady(String),
     /// The agent panicked while handling a message.
     #[error("agent {agent} panicked: {message}")]
     Panicked { agent: String, message: String },

@@ -8,13 +8,16 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 
-use actix::{Actor, ActorFutureExt, Addr, AsyncContext, Context, Handler, Message, ResponseActFuture, ResponseFuture, WrapFuture};
+use actix::{
+    Actor, ActorFutureExt, Addr, AsyncContext, Context, Handler, Message, ResponseActFuture, ResponseFuture, SyncArbiter, WrapFuture,
+};
 use agora_core::config::{AgoraConfig, PUSH_PLUGIN};
 use agora_core::plugin::PluginHost;
 use agora_core::store::{CommitReport, Store};
 use futures::channel::oneshot;
 use serde::{Deserialize, Serialize};
 
+use crate::analyst::{Analyst, Refresh};
 use crate::cleaner::{cleaner_name, Barrier, CleanBatch, Cleaner, CleanerHandle, FlagOutliers};
 use crate::error::AgentError;
 use crate::ingestor::{Ingestor, IngestorSetup, Pause, Resume, Stop};
@@ -105,6 +108,9 @@ impl Slot {
 /// The supervisor of one node's pipeline.
 pub struct Supervisor {
     config: Arc<AgoraConfig>,
+    /// The Analyst, in long-running (not `--once`) pipelines.
+    analyst: Option<Addr<Analyst>>,
+    refresh_in_flight: bool,
     store: Arc<dyn Store>,
     host: Arc<PluginHost>,
     cleaner: CleanerHandle,
@@ -120,9 +126,58 @@ impl Supervisor {
     ///
     /// # Errors
     /// A config or store error found while preparing the Clean agent.
-    pub fn start(config: Arc<AgoraConfig>, store: Arc<dyn Store>, host: Arc<PluginHost>, once: bool) -> Result<Addr<Self>, AgentError> {
+    /// Without `once`, it also starts the Analyst and asks it to refresh every
+    /// `analytics.refresh_ms`; its address is returned beside the supervisor's.
+    pub fn start(
+        config: Arc<AgoraConfig>,
+        store: Arc<dyn Store>,
+        host: Arc<PluginHost>,
+        once: bool,
+    ) -> Result<(Addr<Self>, Option<Addr<Analyst>>), AgentError> {
         let cleaner = Cleaner::start_all(&config, store.clone())?;
-        Ok(Supervisor { config, store, host, cleaner, once, slots: BTreeMap::new(), waiters: Vec::new() }.start())
+        let analyst = if once {
+            None
+        } else {
+            let analyst = Analyst::new(store.clone(), config.analytics.clone())?;
+            let slot = std::sync::Mutex::new(Some(analyst));
+            // The factory runs once on the agent's thread; a restart would rebuild from config.
+            let (store, analytics) = (store.clone(), config.analytics.clone());
+            Some(SyncArbiter::start(1, move || {
+                slot.lock()
+                    .ok()
+                    .and_then(|mut slot| slot.take())
+                    .or_else(|| Analyst::new(store.clone(), analytics.clone()).ok())
+                    .expect("segment rules compiled once already")
+            }))
+        };
+        let supervisor = Supervisor {
+            config,
+            analyst: analyst.clone(),
+            refresh_in_flight: false,
+            store,
+            host,
+            cleaner,
+            once,
+            slots: BTreeMap::new(),
+            waiters: Vec::new(),
+        };
+        Ok((supervisor.start(), analyst))
+    }
+
+    fn refresh_analysis(&mut self, ctx: &mut Context<Self>) {
+        let Some(analyst) = self.analyst.clone() else { return };
+        if self.refresh_in_flight {
+            return;
+        }
+        self.refresh_in_flight = true;
+        ctx.spawn(analyst.send(Refresh).into_actor(self).map(|result, supervisor, _ctx| {
+            supervisor.refresh_in_flight = false;
+            if let Ok(Err(err)) | Err(err) =
+                result.map_err(|err| AgentError::Unreachable { agent: "analyst".into(), reason: err.to_string() })
+            {
+                tracing::warn!(error = %err, "analysis refresh failed");
+            }
+        }));
     }
 
     /// The Clean agent's handle (for push ingestion and tests).
@@ -183,6 +238,10 @@ impl Actor for Supervisor {
             self.slots.insert(name.clone(), Slot { addr: None, counters: Counters::default(), last, paused: false });
             self.spawn_ingestor(&name, ctx);
         }
+        if self.analyst.is_some() {
+            self.refresh_analysis(ctx);
+            ctx.run_interval(Duration::from_millis(self.config.analytics.refresh_ms), |supervisor, ctx| supervisor.refresh_analysis(ctx));
+        }
         self.notify_if_complete();
     }
 }
@@ -232,6 +291,7 @@ impl Handler<GetPipelineState> for Supervisor {
 
     fn handle(&mut self, _msg: GetPipelineState, _ctx: &mut Context<Self>) -> Self::Result {
         let cleaners: Vec<(String, Addr<Cleaner>)> = self.cleaner.agents().map(|(source, addr)| (source.clone(), addr.clone())).collect();
+        let analyst = self.analyst.clone();
         let ingestors: Vec<(Option<Addr<Ingestor>>, AgentState, Counters)> =
             self.slots.values().map(|slot| (slot.addr.clone(), slot.last.clone(), slot.counters.clone())).collect();
         Box::pin(async move {
@@ -247,6 +307,11 @@ impl Handler<GetPipelineState> for Supervisor {
                         state
                     }
                 });
+            }
+            if let Some(analyst) = analyst {
+                if let Ok(Ok(state)) = actix::clock::timeout(timeout, analyst.send(GetState)).await {
+                    agents.push(state);
+                }
             }
             for (addr, last, counters) in ingestors {
                 let live = match addr {

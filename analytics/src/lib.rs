@@ -11,6 +11,7 @@ pub mod behaviour;
 pub mod calendar;
 pub mod clv;
 pub mod error;
+pub mod profile;
 pub mod special;
 
 pub use error::AnalyticsError;

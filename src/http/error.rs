@@ -19,6 +19,8 @@ pub enum ApiError {
     #[error("{0}")]
     PayloadTooLarge(String),
     #[error("{0}")]
+    Unavailable(String),
+    #[error("{0}")]
     Internal(String),
 }
 
@@ -39,6 +41,7 @@ impl ApiError {
             Self::Forbidden(_) => (StatusCode::FORBIDDEN, "forbidden", "auth"),
             Self::NotFound(_) => (StatusCode::NOT_FOUND, "not_found", "invalid_request"),
             Self::PayloadTooLarge(_) => (StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large", "invalid_request"),
+            Self::Unavailable(_) => (StatusCode::SERVICE_UNAVAILABLE, "not_ready", "internal"),
             Self::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal", "internal"),
         }
     }
@@ -59,6 +62,7 @@ impl From<AgentError> for ApiError {
     fn from(err: AgentError) -> Self {
         match err {
             AgentError::UnknownSource { .. } => Self::NotFound(err.to_string()),
+            AgentError::NotReady(_) => Self::Unavailable(err.to_string()),
             other => Self::Internal(other.to_string()),
         }
     }

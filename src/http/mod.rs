@@ -1,6 +1,7 @@
 //! The HTTP layer of `agora serve`: JSON API under `/api/v1` and Prometheus `/metrics`.
 //! Handlers translate HTTP to messages for the pipeline; no engine logic lives here.
 
+mod analytics;
 mod error;
 mod health;
 mod ingest;
@@ -23,7 +24,11 @@ pub fn configure(node: Node) -> impl FnOnce(&mut web::ServiceConfig) {
                     .route("/health", web::get().to(health::health))
                     .route("/pipeline", web::get().to(health::pipeline))
                     .route("/quality", web::get().to(health::quality))
-                    .route("/ingest/{source}", web::post().to(ingest::push)),
+                    .route("/ingest/{source}", web::post().to(ingest::push))
+                    .route("/users/{id}/profile", web::get().to(analytics::profile))
+                    .route("/analytics/funnel", web::get().to(analytics::funnel))
+                    .route("/analytics/cohorts", web::get().to(analytics::cohorts))
+                    .route("/analytics/summary", web::get().to(analytics::summary)),
             )
             .route("/metrics", web::get().to(metrics::metrics))
             .default_service(web::to(|| async { Err::<actix_web::HttpResponse, _>(ApiError::NotFound("no such route".to_string())) }));

@@ -22,7 +22,10 @@ async fn health_and_metrics_report_the_agents() {
     assert_eq!(health["status"], "ok");
     let pipeline: Value = test::call_and_read_body_json(&app, test::TestRequest::get().uri("/api/v1/pipeline").to_request()).await;
     let names: Vec<&str> = pipeline["agents"].as_array().unwrap().iter().map(|a| a["name"].as_str().unwrap()).collect();
-    assert_eq!(names, ["clean:catalog", "clean:events", "clean:orders", "clean:web", "ingest:catalog", "ingest:events", "ingest:orders"]);
+    assert_eq!(
+        names,
+        ["clean:catalog", "clean:events", "clean:orders", "clean:web", "analyst", "ingest:catalog", "ingest:events", "ingest:orders"]
+    );
     for field in ["status", "processed", "backlog", "errors", "last_error", "restarts"] {
         assert!(pipeline["agents"][0].get(field).is_some(), "GetState has {field}");
     }

@@ -1,6 +1,7 @@
 //! Integration tests: one binary, a module per feature, and a shared harness in `common`.
 //! Run `cargo build --workspace` first (scripts/test.sh does) so the plugin libraries exist.
 
+mod behaviour;
 mod cli;
 mod common;
 mod crash;

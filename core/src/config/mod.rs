@@ -36,6 +36,8 @@ pub struct AgoraConfig {
     pub clean: CleanConfig,
     #[serde(default)]
     pub server: ServerConfig,
+    #[serde(default)]
+    pub analytics: AnalyticsConfig,
     /// Data sources by name.
     #[serde(default)]
     pub sources: BTreeMap<String, SourceConfig>,
@@ -54,6 +56,7 @@ impl Default for AgoraConfig {
             ingest: IngestConfig::default(),
             clean: CleanConfig::default(),
             server: ServerConfig::default(),
+            analytics: AnalyticsConfig::default(),
             sources: BTreeMap::new(),
         }
     }
@@ -257,6 +260,75 @@ impl Default for ServerConfig {
     }
 }
 
+/// User-behaviour analysis: sessions, funnels, cohorts, RFM segments and lifetime value.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AnalyticsConfig {
+    /// How often the Analyst recomputes everything from the store, in milliseconds.
+    #[serde(default = "default_refresh_ms")]
+    pub refresh_ms: u64,
+    /// A user's events more than this apart start a new session, in minutes.
+    #[serde(default = "default_session_gap")]
+    pub session_gap_minutes: u64,
+    /// Predictions (expected purchases, CLV) look this far ahead, in weeks.
+    #[serde(default = "default_horizon")]
+    pub horizon_weeks: f64,
+    /// Category level funnels are grouped by (1: the top of "Beauty > Skin care").
+    #[serde(default = "default_category_depth")]
+    pub category_depth: usize,
+    /// Order statuses that are not purchases.
+    #[serde(default = "default_excluded_statuses")]
+    pub excluded_statuses: Vec<String>,
+    /// RFM segments, tried in order (`{ name = "champions", rule = "r >= 4 && f >= 4" }`);
+    /// empty means the built-in ten segments.
+    #[serde(default)]
+    pub segments: Vec<SegmentRuleConfig>,
+    /// The segment of customers no rule matches.
+    #[serde(default = "default_fallback_segment")]
+    pub fallback_segment: String,
+}
+
+/// One RFM segment rule: scores r, f, m are 1-5; `&&`, `||`, comparisons and parentheses.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SegmentRuleConfig {
+    pub name: String,
+    pub rule: String,
+}
+
+fn default_refresh_ms() -> u64 {
+    10_000
+}
+fn default_session_gap() -> u64 {
+    30
+}
+fn default_horizon() -> f64 {
+    52.0
+}
+fn default_category_depth() -> usize {
+    1
+}
+fn default_excluded_statuses() -> Vec<String> {
+    ["cancelled", "canceled", "refunded", "returned"].map(String::from).to_vec()
+}
+fn default_fallback_segment() -> String {
+    "other".to_string()
+}
+
+impl Default for AnalyticsConfig {
+    fn default() -> Self {
+        Self {
+            refresh_ms: default_refresh_ms(),
+            session_gap_minutes: default_session_gap(),
+            horizon_weeks: default_horizon(),
+            category_depth: default_category_depth(),
+            excluded_statuses: default_excluded_statuses(),
+            segments: Vec::new(),
+            fallback_segment: default_fallback_segment(),
+        }
+    }
+}
+
 impl AgoraConfig {
     /// Reads `path` (or starts from defaults when `None`), applies `AGORA__*` overrides from
     /// `env`, and validates.
@@ -315,6 +387,12 @@ impl AgoraConfig {
         if crate::clean::parse_timezone(&self.clean.timezone).is_none() {
             problems
                 .push(format!("clean.timezone: unknown zone {:?}; use an IANA name like \"Europe/Paris\" or \"UTC\"", self.clean.timezone));
+        }
+        if self.analytics.refresh_ms == 0 {
+            problems.push("analytics.refresh_ms: must be at least 1".to_string());
+        }
+        if !(self.analytics.horizon_weeks.is_finite() && self.analytics.horizon_weeks > 0.0) {
+            problems.push("analytics.horizon_weeks: must be a positive number of weeks".to_string());
         }
         if self.plugins.dirs.is_empty() {
             problems.push("plugins.dirs: list at least one directory plugins may be loaded from".to_string());

@@ -56,6 +56,20 @@ pub struct StoreDigest {
     pub stats_digest: String,
 }
 
+/// One evaluation run (`agora eval ...`), kept with the config it ran with.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct EvalRun {
+    /// What was evaluated: `behaviour`, `recommend`, ...
+    pub kind: String,
+    pub dataset: String,
+    /// When it ran, UTC milliseconds.
+    pub at: i64,
+    /// The config it ran with, as JSON.
+    pub config: String,
+    /// Its results, as JSON.
+    pub results: String,
+}
+
 /// The storage engine's contract.
 pub trait Store: Send + Sync {
     /// Commits a batch atomically and durably enough that a crash keeps all of it or none.
@@ -119,6 +133,18 @@ pub trait Store: Send + Sync {
     /// # Errors
     /// [`CoreError::Store`] or [`CoreError::Decode`].
     fn digest(&self) -> Result<StoreDigest, CoreError>;
+
+    /// Records an evaluation run.
+    ///
+    /// # Errors
+    /// [`CoreError::Store`].
+    fn record_eval_run(&self, run: &EvalRun) -> Result<(), CoreError>;
+
+    /// Every recorded evaluation run, oldest first.
+    ///
+    /// # Errors
+    /// [`CoreError::Store`] or [`CoreError::Decode`].
+    fn eval_runs(&self) -> Result<Vec<EvalRun>, CoreError>;
 
     /// Forces everything committed so far to disk.
     ///

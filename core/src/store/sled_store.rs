@@ -12,7 +12,7 @@ use std::collections::{BTreeMap, HashSet};
 use std::path::Path;
 use std::sync::Mutex;
 
-use super::{decode, encode, CommitBatch, CommitReport, Store, StoreDigest};
+use super::{decode, encode, CommitBatch, CommitReport, EvalRun, Store, StoreDigest};
 use crate::clean::RecordKey;
 use crate::error::CoreError;
 use crate::quality::{OutlierCounts, QuarantineEntry, SourceStats};
@@ -36,6 +36,7 @@ pub struct SledStore {
     ingest: sled::Tree,
     outlier_flags: sled::Tree,
     outlier_counts: sled::Tree,
+    eval_runs: sled::Tree,
     /// Held while committing.
     commit_lock: Mutex<()>,
 }
@@ -56,6 +57,7 @@ impl SledStore {
             ingest: db.open_tree("ingest")?,
             outlier_flags: db.open_tree("outlier_flags")?,
             outlier_counts: db.open_tree("outlier_counts")?,
+            eval_runs: db.open_tree("eval_runs")?,
             db,
             commit_lock: Mutex::new(()),
         })
@@ -233,6 +235,19 @@ impl Store for SledStore {
             quarantine_digest: format!("{:032x}", quarantine_hash.digest128()),
             stats_digest: format!("{:032x}", stats_hash.digest128()),
         })
+    }
+
+    fn record_eval_run(&self, run: &EvalRun) -> Result<(), CoreError> {
+        // Time first, so runs list in order; the id keeps two runs of one millisecond apart.
+        let mut key = run.at.to_be_bytes().to_vec();
+        key.extend_from_slice(&self.db.generate_id()?.to_be_bytes());
+        self.eval_runs.insert(key, encode(run)?)?;
+        self.eval_runs.flush()?;
+        Ok(())
+    }
+
+    fn eval_runs(&self) -> Result<Vec<EvalRun>, CoreError> {
+        self.eval_runs.iter().map(|entry| decode(&entry?.1)).collect()
     }
 
     fn flush(&self) -> Result<(), CoreError> {

@@ -7,7 +7,7 @@ use agora_plugin_api::push_json_string;
 use agora_source_kit::{Batch, FileCtx, FileParams, FileReader, RecordFormat, Step};
 
 use crate::params::{self, CsvOptions};
-use crate::parser::{RowEnd, RowParser};
+use crate::parser::RowParser;
 
 /// Buffer of the one-off reader that fetches a header when resuming in the middle of a file.
 const HEADER_READ_BUFFER: usize = 64 * 1024;
@@ -19,6 +19,9 @@ pub struct Layout {
     keys: Vec<Vec<u8>>,
     /// The field count every row must have; `None` when `flexible`.
     width: Option<usize>,
+    /// Where the file's first row (the one that gave this layout) starts; `None` for the
+    /// layout that applies to every file.
+    first_row_at: Option<u64>,
 }
 
 /// Reads CSV rows as records whose fields are `{"column": "value", ...}`, all values strings.
@@ -30,6 +33,8 @@ pub struct CsvFormat {
     fixed: Layout,
     /// `"c0":`, `"c1":`, ... for columns without a name, grown on demand.
     generated: Vec<Vec<u8>>,
+    /// `"<offset_column>":` when the option is set.
+    offset_key: Option<Vec<u8>>,
 }
 
 impl CsvFormat {
@@ -41,8 +46,10 @@ impl CsvFormat {
                 (Some(columns), false) => Some(columns.len()),
                 _ => None,
             },
+            first_row_at: None,
         };
-        Self { parser: RowParser::new(options.delimiter, options.quote), options, fixed, generated: Vec::new() }
+        let offset_key = options.offset_column.as_deref().map(encode_key);
+        Self { parser: RowParser::new(options.delimiter, options.quote), options, fixed, generated: Vec::new(), offset_key }
     }
 
     /// Whether each file's first row decides its layout: it is the header, or (headerless,
@@ -51,15 +58,21 @@ impl CsvFormat {
         self.options.header || (self.options.columns.is_none() && !self.options.flexible)
     }
 
-    /// The layout given by the row just parsed, as the first row of its file.
-    fn layout_from_row(&self) -> Layout {
+    /// The layout given by the row just parsed, which starts at byte `start`, as the first row of
+    /// its file.
+    ///
+    /// # Errors
+    /// A header name that is also the `offset_column`.
+    fn layout_from_row(&self, file: &FileCtx, start: u64) -> Result<Layout, String> {
         let (bytes, ends) = self.parser.fields();
         let width = (!self.options.flexible).then_some(ends.len());
+        let first_row_at = Some(start);
         if !self.options.header {
-            return Layout { keys: Vec::new(), width };
+            return Ok(Layout { keys: Vec::new(), width, first_row_at });
         }
         if let Some(columns) = &self.options.columns {
-            return Layout { keys: columns.iter().map(|name| encode_key(name)).collect(), width: width.map(|_| columns.len()) };
+            let keys = columns.iter().map(|name| encode_key(name)).collect();
+            return Ok(Layout { keys, width: width.map(|_| columns.len()), first_row_at });
         }
         let mut seen = HashSet::new();
         let mut keys = Vec::with_capacity(ends.len());
@@ -74,25 +87,31 @@ impl CsvFormat {
                 unique = format!("{base}_{copy}");
                 copy += 1;
             }
+            if self.options.offset_column.as_ref() == Some(&unique) {
+                return Err(format!(
+                    "csv: offset_column {unique:?} collides with column {unique:?} of the header of {}; choose another offset_column name",
+                    file.path().display()
+                ));
+            }
             keys.push(encode_key(&unique));
         }
-        Layout { keys, width }
+        Ok(Layout { keys, width, first_row_at })
     }
 
-    /// Reads the first row of `file` from its start, for a reader resuming in the middle.
-    fn load_layout(&mut self, file: &FileCtx) -> Result<Layout, String> {
+    /// Reads the first row of `file` from its start, for a reader resuming in the middle;
+    /// `None` when the file has no row yet (only blank lines so far).
+    fn load_layout(&mut self, file: &FileCtx) -> Result<Option<Layout>, String> {
         let mut head = FileReader::with_capacity(file.path(), 0, HEADER_READ_BUFFER)?;
-        RowParser::skip_blank_lines(&mut head).map_err(|err| read_error(file, &err))?;
-        if self.parser.read(&mut head).map_err(|err| read_error(file, &err))?.is_none() {
-            return Err(format!("cannot read the first row of {}: the file has no rows", file.path().display()));
+        match self.parser.read_row(&mut head).map_err(|err| read_error(file, &err))? {
+            Some(row) if !self.parser.fields().1.is_empty() => self.layout_from_row(file, row.skipped).map(Some),
+            _ => Ok(None),
         }
-        Ok(self.layout_from_row())
     }
 
     /// Writes the row just parsed as a record line, or as an error line saying why it is not one.
-    fn emit(&self, file: &FileCtx, layout: &Layout, start: u64, end: RowEnd, batch: &mut Batch) {
+    fn emit(&self, file: &FileCtx, layout: &Layout, start: u64, terminated: bool, batch: &mut Batch) {
         let at = file.at(start);
-        if !end.terminated && self.parser.ends_inside_quotes() {
+        if !terminated && self.parser.ends_inside_quotes() {
             return batch.push_error(&at, "malformed_csv", &self.parser.raw_text());
         }
         let (bytes, ends) = self.parser.fields();
@@ -116,6 +135,15 @@ impl CsvFormat {
                 push_json_string(out, &text[from..to]);
                 from = to;
             }
+            if let Some(key) = &self.offset_key {
+                if !ends.is_empty() {
+                    out.push(b',');
+                }
+                out.extend_from_slice(key);
+                out.push(b'"');
+                push_decimal(out, start);
+                out.push(b'"');
+            }
             out.push(b'}');
         });
     }
@@ -137,27 +165,34 @@ impl RecordFormat for CsvFormat {
         reader: &mut FileReader,
         batch: &mut Batch,
     ) -> Result<Step, String> {
-        let first_row = reader.position() == 0;
-        if self.layout_per_file() && !first_row && state.is_none() {
-            *state = Some(self.load_layout(file)?);
+        if self.layout_per_file() && state.is_none() && reader.position() != 0 {
+            // Resuming past the first row (or past blank lines only): find the first row.
+            *state = self.load_layout(file)?;
         }
-        RowParser::skip_blank_lines(reader).map_err(|err| read_error(file, &err))?;
-        let start = reader.position();
-        let Some(end) = self.parser.read(reader).map_err(|err| read_error(file, &err))? else {
+        let before = reader.position();
+        let Some(row) = self.parser.read_row(reader).map_err(|err| read_error(file, &err))? else {
             return Ok(Step::Eof);
         };
+        let fields = self.parser.fields().1.len();
+        if fields == 0 {
+            // A line of blanks cut off by the end of the file: nothing yet (held back when tailing).
+            return Ok(Step::Consumed { terminated: row.terminated });
+        }
+        let start = before + row.skipped;
+        // The first row of its file: no layout yet, or the row that gave it read again (a
+        // header still being written is rolled back and re-read when tailing).
+        let first_row = state.as_ref().is_none_or(|layout| layout.first_row_at == Some(start));
         if first_row && self.layout_per_file() {
-            *state = Some(self.layout_from_row());
+            *state = Some(self.layout_from_row(file, start)?);
             if self.options.header {
-                return Ok(Step::Consumed { terminated: end.terminated });
+                return Ok(Step::Consumed { terminated: row.terminated });
             }
         }
-        let fields = self.parser.fields().1.len();
         while self.generated.len() < fields {
             self.generated.push(encode_key(&format!("c{}", self.generated.len())));
         }
-        self.emit(file, state.as_ref().unwrap_or(&self.fixed), start, end, batch);
-        Ok(Step::Consumed { terminated: end.terminated })
+        self.emit(file, state.as_ref().unwrap_or(&self.fixed), start, row.terminated, batch);
+        Ok(Step::Consumed { terminated: row.terminated })
     }
 }
 
@@ -169,6 +204,35 @@ fn encode_key(name: &str) -> Vec<u8> {
     key
 }
 
+/// Appends `value` in decimal.
+fn push_decimal(out: &mut Vec<u8>, mut value: u64) {
+    let mut digits = [0u8; 20];
+    let mut at = digits.len();
+    loop {
+        at -= 1;
+        digits[at] = b'0' + (value % 10) as u8;
+        value /= 10;
+        if value == 0 {
+            break;
+        }
+    }
+    out.extend_from_slice(&digits[at..]);
+}
+
 fn read_error(file: &FileCtx, err: &io::Error) -> String {
     format!("cannot read {}: {err}", file.path().display())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn decimals() {
+        for value in [0, 7, 10, 1234, u64::MAX] {
+            let mut out = Vec::new();
+            push_decimal(&mut out, value);
+            assert_eq!(out, value.to_string().as_bytes());
+        }
+    }
 }

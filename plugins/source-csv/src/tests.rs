@@ -282,18 +282,253 @@ fn the_exported_c_abi_opens_polls_and_closes() {
     unsafe { (table.close)(handle) };
 }
 
+/// `CDNOW_master.txt`'s format: a header, CRLF lines, fields padded with runs of spaces.
+const CDNOW_MASTER: &[u8] = b" customer_id  date number_of_cds  dollar_value\r\n 00001 19970101  1   11.77\r\n 00002 19970112  1   12.00\r\n 00002 19970112  5   77.00\r\n";
+
+/// `CDNOW_sample.txt`'s format: no header, five columns.
+const CDNOW_SAMPLE: &[u8] = b" 00004 0001 19970101  2   29.33\r\n 00004 0001 19970118  2   29.73\r\n 00004 0001 19970802  1   14.96\r\n";
+
+/// The start offset of every non-blank line of `text` (after `skip` header lines).
+fn line_starts(text: &[u8], skip: usize) -> Vec<u64> {
+    let mut starts = Vec::new();
+    let mut at = 0;
+    for line in text.split_inclusive(|byte| *byte == b'\n') {
+        if line.iter().any(|byte| !byte.is_ascii_whitespace()) {
+            starts.push(at);
+        }
+        at += line.len() as u64;
+    }
+    starts.split_off(skip)
+}
+
+#[test]
+fn the_cdnow_master_format_reads_with_whitespace_delimiters() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = write(dir.path(), "CDNOW_master.txt", CDNOW_MASTER);
+    let out = drain::<CsvSource>(&params(&path, json!({"delimiter": "whitespace"})), b"", 10).unwrap();
+    assert_eq!(
+        out.fields(),
+        [
+            json!({"customer_id": "00001", "date": "19970101", "number_of_cds": "1", "dollar_value": "11.77"}),
+            json!({"customer_id": "00002", "date": "19970112", "number_of_cds": "1", "dollar_value": "12.00"}),
+            json!({"customer_id": "00002", "date": "19970112", "number_of_cds": "5", "dollar_value": "77.00"}),
+        ]
+    );
+    let shown = path.to_string_lossy();
+    assert_eq!(out.offsets(), [format!("{shown}@48"), format!("{shown}@76"), format!("{shown}@104")]);
+    assert!(out.errors().is_empty(), "{:?}", out.errors());
+}
+
+#[test]
+fn the_cdnow_sample_format_reads_without_a_header() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = write(dir.path(), "CDNOW_sample.txt", CDNOW_SAMPLE);
+    let numbered = drain::<CsvSource>(&params(&path, json!({"delimiter": "whitespace", "header": false})), b"", 10).unwrap();
+    assert_eq!(numbered.fields()[0], json!({"c0": "00004", "c1": "0001", "c2": "19970101", "c3": "2", "c4": "29.33"}));
+    assert_eq!(numbered.fields().len(), 3);
+    let columns = json!(["customer_id", "sample_id", "date", "number_of_cds", "dollar_value"]);
+    let named =
+        drain::<CsvSource>(&params(&path, json!({"delimiter": "whitespace", "header": false, "columns": columns})), b"", 10).unwrap();
+    assert_eq!(
+        named.fields()[2],
+        json!({"customer_id": "00004", "sample_id": "0001", "date": "19970802", "number_of_cds": "1", "dollar_value": "14.96"})
+    );
+}
+
+#[test]
+fn whitespace_fields_split_on_tabs_and_mixed_runs_and_quotes_are_text() {
+    let dir = tempfile::tempdir().unwrap();
+    let text = b"\t id \t name\tnote  \n1\tann\t\"hi\n  2 \t \t bob  x,y  \r\n\n \t \n3 'c d'\n";
+    let path = write(dir.path(), "a.txt", text);
+    let out = drain::<CsvSource>(&params(&path, json!({"delimiter": "whitespace"})), b"", 10).unwrap();
+    assert_eq!(
+        out.fields(),
+        [
+            json!({"id": "1", "name": "ann", "note": "\"hi"}),
+            json!({"id": "2", "name": "bob", "note": "x,y"}),
+            json!({"id": "3", "name": "'c", "note": "d'"}),
+        ]
+    );
+    assert!(out.errors().is_empty(), "{:?}", out.errors());
+}
+
+#[test]
+fn whitespace_rows_report_invalid_utf8_and_wrong_field_counts_unless_flexible() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = write(dir.path(), "a.txt", b"a b\n1 ok\n2 bad\xff\n3\n4 5 6\n7  8\n");
+    let strict = drain::<CsvSource>(&params(&path, json!({"delimiter": "whitespace"})), b"", 10).unwrap();
+    assert_eq!(strict.fields(), [json!({"a": "1", "b": "ok"}), json!({"a": "7", "b": "8"})]);
+    assert_eq!(
+        strict.errors(),
+        [
+            ("invalid_utf8".to_string(), "2 bad\u{fffd}".to_string()),
+            ("wrong_field_count".to_string(), "3".to_string()),
+            ("wrong_field_count".to_string(), "4 5 6".to_string()),
+        ]
+    );
+    let flexible = drain::<CsvSource>(&params(&path, json!({"delimiter": "whitespace", "flexible": true})), b"", 10).unwrap();
+    assert_eq!(flexible.fields()[1..3], [json!({"a": "3"}), json!({"a": "4", "b": "5", "c2": "6"})]);
+}
+
+#[test]
+fn whitespace_resume_from_any_checkpoint_gives_exactly_the_remaining_rows_and_the_same_offsets() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut text = CDNOW_MASTER.to_vec();
+    text.extend_from_slice(b"\r\n   \r\n\t00003\t19970102 2 20.76\n 00003 19970330  2   20.76");
+    let path = write(dir.path(), "CDNOW_master.txt", &text);
+    let config = params(&path, json!({"delimiter": "whitespace", "offset_column": "line_offset"}));
+    let all = drain::<CsvSource>(&config, b"", 100).unwrap();
+    assert_eq!(all.fields().len(), 5);
+    let offsets: Vec<Value> = all.fields().iter().map(|fields| fields["line_offset"].clone()).collect();
+    let expected: Vec<Value> = line_starts(&text, 1).iter().map(|at| json!(at.to_string())).collect();
+    assert_eq!(offsets, expected);
+    assert_eq!(
+        all.fields()[4],
+        json!({"customer_id": "00003", "date": "19970330", "number_of_cds": "2", "dollar_value": "20.76", "line_offset": "163"})
+    );
+    for split in 0..=5 {
+        // Read `split` rows, then resume in a fresh plugin (the header is not in the checkpoint).
+        let mut first: CsvSource = open(&config, b"").unwrap();
+        let head = first.poll(split, b"").unwrap();
+        let mut joined = parse_batch(&head).unwrap();
+        let rest = drain::<CsvSource>(&config, &head.checkpoint, 2).unwrap();
+        assert_eq!(rest.fields().len(), 5 - split as usize, "split after {split} rows");
+        joined.extend(rest.lines);
+        assert_eq!(joined, all.lines, "split after {split} rows");
+    }
+}
+
+#[test]
+fn offset_column_holds_each_records_start_offset_in_every_delimiter_mode() {
+    let dir = tempfile::tempdir().unwrap();
+    let csv_text: &[u8] = b"\xef\xbb\xbfid,text\r\n1,\"two\nlines\"\r\n\r\n2,x\n3,\"a,b\"";
+    let tsv_text: &[u8] = b"id\ttext\n\n1\tx\n2\ty\n";
+    let ws_text: &[u8] = b"  \n id  text\n \n 1 x\n\t2\ty  \n";
+    for (name, text, extra) in [
+        ("a.csv", csv_text, json!({})),
+        ("a.tsv", tsv_text, json!({"delimiter": "\t"})),
+        ("a.txt", ws_text, json!({"delimiter": "whitespace"})),
+    ] {
+        let path = write(dir.path(), name, text);
+        let mut extra = extra;
+        extra["offset_column"] = json!("at");
+        let out = drain::<CsvSource>(&params(&path, extra), b"", 10).unwrap();
+        let shown = path.to_string_lossy();
+        let got: Vec<(String, String)> =
+            out.fields().iter().zip(out.offsets()).map(|(fields, locator)| (fields["at"].as_str().unwrap().to_string(), locator)).collect();
+        let expected: Vec<(String, String)> = match name {
+            // A record spanning lines has one offset; its second line is no record.
+            "a.csv" => [12u64, 29, 33].iter().map(|at| (at.to_string(), format!("{shown}@{at}"))).collect(),
+            _ => line_starts(text, 1).iter().map(|at| (at.to_string(), format!("{shown}@{at}"))).collect(),
+        };
+        assert_eq!(got, expected, "{name}");
+        assert!(out.fields().iter().all(|fields| fields.as_object().unwrap().len() == 3), "{name}: {:?}", out.fields());
+    }
+}
+
+#[test]
+fn offset_column_values_are_stable_across_resumes_and_follow_polls() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = write(dir.path(), "a.csv", b"a,b\n1,x\n\n2,y\n3,z\n");
+    let config = params(&path, json!({"offset_column": "row_id"}));
+    let all = drain::<CsvSource>(&config, b"", 100).unwrap();
+    let ids: Vec<Value> = all.fields().iter().map(|fields| fields["row_id"].clone()).collect();
+    assert_eq!(ids, [json!("4"), json!("9"), json!("13")]);
+    for split in 0..3 {
+        let mut first: CsvSource = open(&config, b"").unwrap();
+        let head = first.poll(split, b"").unwrap();
+        let rest = drain::<CsvSource>(&config, &head.checkpoint, 1).unwrap();
+        let rest_ids: Vec<Value> = rest.fields().iter().map(|fields| fields["row_id"].clone()).collect();
+        assert_eq!(rest_ids, ids[split as usize..], "split after {split} rows");
+    }
+    // Tailing a whitespace file written in pieces gives the offsets of reading it whole.
+    let path = write(dir.path(), "b.txt", b" n  v\n 1");
+    let config = params(&path, json!({"delimiter": "whitespace", "offset_column": "row_id", "follow": true}));
+    let mut source: CsvSource = open(&config, b"").unwrap();
+    let first = drain_open(&mut source, b"", 10).unwrap();
+    assert!(first.lines.is_empty());
+    append(&path, b"  a\n \t");
+    let second = drain_open(&mut source, &first.checkpoint, 10).unwrap();
+    assert_eq!(second.fields(), [json!({"n": "1", "v": "a", "row_id": "6"})]);
+    append(&path, b" \n 2 b\n");
+    let third = drain_open(&mut source, &second.checkpoint, 10).unwrap();
+    assert_eq!(third.fields(), [json!({"n": "2", "v": "b", "row_id": "16"})]);
+}
+
+#[test]
+fn an_offset_column_colliding_with_a_column_is_refused_naming_both() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = write(dir.path(), "a.txt", b"id date\n1 2\n");
+    let err = open::<CsvSource>(&params(&path, json!({"columns": ["id", "date"], "offset_column": "date"})), b"").unwrap_err();
+    assert!(err.contains("offset_column \"date\" collides with column \"date\""), "{err}");
+    // A header is only known once read: the poll fails, naming the column and the file.
+    let config = params(&path, json!({"delimiter": "whitespace", "offset_column": "date"}));
+    let err = drain::<CsvSource>(&config, b"", 10).unwrap_err();
+    assert!(err.contains("offset_column \"date\" collides with column \"date\" of the header of") && err.contains("a.txt"), "{err}");
+    let ok = drain::<CsvSource>(&params(&path, json!({"delimiter": "whitespace", "offset_column": "at"})), b"", 10).unwrap();
+    assert_eq!(ok.fields(), [json!({"id": "1", "date": "2", "at": "8"})]);
+}
+
+#[test]
+fn whitespace_follow_holds_back_a_partial_last_line_and_waits_for_the_header() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = write(dir.path(), "a.txt", b"\n  \n id  na");
+    let mut source: CsvSource = open(&params(&path, json!({"delimiter": "whitespace", "follow": true})), b"").unwrap();
+    let out = drain_open(&mut source, b"", 10).unwrap();
+    assert!(out.lines.is_empty());
+    append(&path, b"me\r\n 1 x\r\n 2 ");
+    let more = drain_open(&mut source, &out.checkpoint, 10).unwrap();
+    assert_eq!(more.fields(), [json!({"id": "1", "name": "x"})]);
+    append(&path, b"y\r\n");
+    let last = drain_open(&mut source, &more.checkpoint, 10).unwrap();
+    assert_eq!(last.fields(), [json!({"id": "2", "name": "y"})]);
+    let size = fs::metadata(&path).unwrap().len();
+    assert_eq!(last.progress, (size, size));
+}
+
+#[test]
+fn blank_lines_before_the_header_then_the_header_arriving_later_in_every_mode() {
+    for (delimiter, header, row) in [(",", "a,b\n", "1,2\n"), ("whitespace", " a b\n", " 1 2\n")] {
+        let dir = tempfile::tempdir().unwrap();
+        let path = write(dir.path(), "a.txt", b"\n\r\n");
+        let config = params(&path, json!({"delimiter": delimiter, "follow": true}));
+        let mut source: CsvSource = open(&config, b"").unwrap();
+        let out = drain_open(&mut source, b"", 10).unwrap();
+        assert!(out.lines.is_empty());
+        append(&path, format!("{header}{row}").as_bytes());
+        let more = drain_open(&mut source, &out.checkpoint, 10).unwrap();
+        assert_eq!(more.fields(), [json!({"a": "1", "b": "2"})], "{delimiter}");
+        // And a fresh plugin resuming from the checkpoint taken among the blank lines.
+        let resumed = drain::<CsvSource>(&config, &out.checkpoint, 10).unwrap();
+        assert_eq!(resumed.fields(), [json!({"a": "1", "b": "2"})], "{delimiter}");
+    }
+}
+
 /// Throughput check: `cargo test --release -p agora-source-csv -- --ignored --nocapture`.
 #[test]
 #[ignore = "a timing run, not a correctness test"]
 fn a_million_rows_stream_through() {
+    stream_a_million_rows(",", ",");
+    stream_a_million_rows("whitespace", "  ");
+}
+
+fn stream_a_million_rows(delimiter: &str, separator: &str) {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("big.csv");
-    let mut text = String::from("user_id,item_id,kind,ts,price\n");
+    let mut text = ["user_id", "item_id", "kind", "ts", "price"].join(separator) + "\n";
     for i in 0..1_000_000 {
-        text.push_str(&format!("u{},i{},view,2024-01-02T03:04:{:02}Z,{}.99\n", i % 5000, i % 777, i % 60, i % 100));
+        let row = [
+            format!("u{}", i % 5000),
+            format!("i{}", i % 777),
+            "view".into(),
+            format!("2024-01-02T03:04:{:02}Z", i % 60),
+            format!("{}.99", i % 100),
+        ];
+        text.push_str(&row.join(separator));
+        text.push('\n');
     }
     fs::write(&path, &text).unwrap();
-    let config = params(&path, json!({}));
+    let config = params(&path, json!({"delimiter": delimiter}));
     let mut source: CsvSource = open(&config, b"").unwrap();
     let started = std::time::Instant::now();
     let (mut records, mut checkpoint, mut bytes) = (0, Vec::new(), 0);
@@ -309,5 +544,9 @@ fn a_million_rows_stream_through() {
     let elapsed = started.elapsed();
     assert_eq!(records, 1_000_000);
     assert_eq!(source.reader_opens(), 1);
-    println!("csv: 1,000,000 rows ({} MB in, {} MB of batches) in {elapsed:?}", text.len() / 1_000_000, bytes / 1_000_000);
+    println!(
+        "csv (delimiter {delimiter:?}): 1,000,000 rows ({} MB in, {} MB of batches) in {elapsed:?}",
+        text.len() / 1_000_000,
+        bytes / 1_000_000
+    );
 }
