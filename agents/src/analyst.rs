@@ -138,32 +138,33 @@ impl Analyst {
 /// A store read fails.
 pub fn load_index(store: &dyn Store, config: &AnalyticsConfig) -> Result<BehaviourIndex, AgentError> {
     let mut index = BehaviourIndex::new(PurchaseOptions { excluded_statuses: config.excluded_statuses.clone() });
-    let mut items = Vec::new();
-    store.scan_records(RecordKind::Item, &mut |_, stored| {
-        if let Record::Item(item) = stored.record {
-            items.push(item);
-        }
-        true
+    let items = collect(store, RecordKind::Item, |record| match record {
+        Record::Item(item) => Some(item),
+        _ => None,
     })?;
     index.add_items(&items, config.category_depth);
-    let mut events = Vec::new();
-    store.scan_records(RecordKind::Event, &mut |_, stored| {
-        if let Record::Event(event) = stored.record {
-            events.push(event);
-        }
-        true
+    let mut events = collect(store, RecordKind::Event, |record| match record {
+        Record::Event(event) => Some(event),
+        _ => None,
     })?;
     events.sort_by_key(|event| event.ts);
     index.add_events(&events);
-    let mut orders = Vec::new();
-    store.scan_records(RecordKind::Order, &mut |_, stored| {
-        if let Record::Order(order) = stored.record {
-            orders.push(order);
-        }
-        true
+    let orders = collect(store, RecordKind::Order, |record| match record {
+        Record::Order(order) => Some(order),
+        _ => None,
     })?;
     index.add_orders(&orders);
     Ok(index)
+}
+
+/// Every stored record of a kind, unwrapped by `pick`.
+fn collect<T>(store: &dyn Store, kind: RecordKind, pick: impl Fn(Record) -> Option<T>) -> Result<Vec<T>, AgentError> {
+    let mut found = Vec::new();
+    store.scan_records(kind, &mut |_, stored| {
+        found.extend(pick(stored.record));
+        true
+    })?;
+    Ok(found)
 }
 
 /// The end of the data: one millisecond after its latest purchase or session.

@@ -98,6 +98,11 @@ fn cdnow_parameters_match_the_published_ones_through_the_ingestion_path() {
     let actual = results["holdout"]["actual"].as_f64().unwrap();
     let predicted = results["holdout"]["bgnbd"]["predicted"].as_f64().unwrap();
     assert!((predicted - actual).abs() / actual < 0.2, "holdout {predicted} vs {actual}");
+    let curve = results["cumulative_repeat_purchases"].as_array().unwrap();
+    assert_eq!(curve.len(), 78, "one point per week");
+    let last = &curve[77];
+    let (observed, expected) = (last["actual"].as_f64().unwrap(), last["bgnbd"].as_f64().unwrap());
+    assert!((expected - observed).abs() / observed < 0.1, "week 78: {expected} vs {observed}");
     // The run is recorded in the configured store.
     let store = agora_core::store::SledStore::open(&dir.path().join("main.sled"), 16).unwrap();
     let runs = agora_core::store::Store::eval_runs(&store).unwrap();

@@ -4,7 +4,7 @@ use std::collections::HashSet;
 use std::io;
 
 use agora_plugin_api::push_json_string;
-use agora_source_kit::{Batch, FileCtx, FileParams, FileReader, RecordFormat, Step};
+use agora_source_kit::{push_decimal, Batch, FileCtx, FileParams, FileReader, RecordFormat, Step};
 
 use crate::params::{self, CsvOptions};
 use crate::parser::RowParser;
@@ -202,21 +202,6 @@ fn encode_key(name: &str) -> Vec<u8> {
     push_json_string(&mut key, name);
     key.push(b':');
     key
-}
-
-/// Appends `value` in decimal.
-fn push_decimal(out: &mut Vec<u8>, mut value: u64) {
-    let mut digits = [0u8; 20];
-    let mut at = digits.len();
-    loop {
-        at -= 1;
-        digits[at] = b'0' + (value % 10) as u8;
-        value /= 10;
-        if value == 0 {
-            break;
-        }
-    }
-    out.extend_from_slice(&digits[at..]);
 }
 
 fn read_error(file: &FileCtx, err: &io::Error) -> String {

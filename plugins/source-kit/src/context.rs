@@ -78,8 +78,8 @@ impl fmt::Display for Locator<'_> {
     }
 }
 
-/// Appends `value` in decimal ASCII.
-fn push_decimal(out: &mut Vec<u8>, mut value: u64) {
+/// Appends `value` in decimal ASCII (no allocation; on every record's hot path).
+pub fn push_decimal(out: &mut Vec<u8>, mut value: u64) {
     let mut digits = [0u8; 20];
     let mut at = digits.len();
     loop {

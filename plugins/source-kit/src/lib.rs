@@ -37,7 +37,7 @@ pub mod testing;
 
 pub use batch::{Batch, Mark};
 pub use checkpoint::{Checkpoint, FilePosition, CHECKPOINT_VERSION};
-pub use context::{FileCtx, Locator};
+pub use context::{push_decimal, FileCtx, Locator};
 pub use files::{FileKey, FileSet, ListedFile};
 pub use params::{parse_params, FileParams};
 pub use reader::{FileReader, BUFFER_CAPACITY};
