@@ -76,12 +76,15 @@ impl Expected {
     }
 }
 
+/// One year in milliseconds: how long the generated shop's history spans.
+const YEAR_MS: i64 = 365 * 86_400_000;
+
 const BRANDS: [&str; 8] = ["Lumière", "Nordwind", "Acme", "Okra & Co", "Bluebell", "Kōgen", "Atlas", "Verde"];
 const CATEGORIES: [&str; 6] =
     ["Beauty > Skin care", "Beauty > Hair", "Sports > Running", "Sports > Outdoor", "Home > Kitchen", "Home > Garden"];
 const NOUNS: [&str; 10] = ["cream", "serum", "shoe", "tent", "kettle", "rake", "shampoo", "jacket", "pan", "lamp"];
 const COLORS: [&str; 5] = ["red", "blue", "black", "white", "green"];
-const KINDS: [&str; 5] = ["view", "view", "click", "cart", "purchase"];
+const KINDS: [&str; 2] = ["view", "click"];
 
 /// Writes the shop into `dir` and returns its ledger (also written as `manifest.json`).
 ///
@@ -214,12 +217,27 @@ fn write_events(path: &Path, rng: &mut StdRng, size: ShopSize) -> std::io::Resul
     let mut expected = Expected::default();
     let start_ms: i64 = 1_704_067_200_000; // 2024-01-01T00:00:00Z
     let mut previous: Option<String> = None;
+    // Events come in visits (bursts of 1-5 events by one user on one item: view, view or click,
+    // cart, purchase, view), spread over a year. Slots are at least a minute apart and events
+    // of a visit 45 s apart, so every clean event has its own second and is distinct.
+    let spacing_ms = (YEAR_MS / size.events.max(1) as i64).max(60_000);
+    let (mut visit_start, mut visit_len, mut user, mut item) = (0usize, 0usize, 1usize, 1usize);
     for n in 0..size.events {
-        let user = rng.gen_range(1..=size.items.max(2) / 2 + 50);
-        let item = rng.gen_range(1..=size.items.max(1));
-        let kind = KINDS[rng.gen_range(0..KINDS.len())];
-        // Strictly increasing seconds make every clean event distinct.
-        let ts_ms = start_ms + n as i64 * 60_000 + rng.gen_range(0..59) * 1000;
+        if n >= visit_start + visit_len {
+            visit_start = n;
+            visit_len = rng.gen_range(1..=5);
+            user = rng.gen_range(1..=size.items.max(2) / 2 + 50);
+            item = rng.gen_range(1..=size.items.max(1));
+        }
+        let step = n - visit_start;
+        let kind = match step {
+            0 => "view",
+            1 => KINDS[rng.gen_range(0..2)],
+            2 => "cart",
+            3 => "purchase",
+            _ => "view",
+        };
+        let ts_ms = start_ms + visit_start as i64 * spacing_ms + step as i64 * 45_000 + rng.gen_range(0..30) * 1000;
         let ts = match rng.gen_range(0..5) {
             0 => format!("\"{}\"", iso(ts_ms, "Z")),
             1 => format!("\"{}\"", iso(ts_ms + 2 * 3_600_000, "+02:00")),
@@ -227,7 +245,7 @@ fn write_events(path: &Path, rng: &mut StdRng, size: ShopSize) -> std::io::Resul
             3 => format!("{}", ts_ms / 1000),
             _ => format!("{ts_ms}"),
         };
-        let session = format!("s{}-{}", user, n / 20);
+        let session = format!("s{user}-{visit_start}");
         let item_id = item_variant(rng, item);
         let mut user_json = format!("{{\"id\":\"u{user}\"}}");
         let mut kind_text = kind.to_string();
@@ -304,6 +322,8 @@ fn write_orders(path: &Path, rng: &mut StdRng, size: ShopSize) -> std::io::Resul
     let mut previous: Option<(String, String)> = None;
     let mut line_no = 0;
     let mut order = 1000;
+    // Orders spread over a year, whole minutes apart (the export has minute precision).
+    let spacing_s = (YEAR_MS / 1000 / size.orders.max(1) as i64 / 60).clamp(1, 210) * 60;
     for n in 0..size.orders {
         if line_no == 0 || rng.gen_bool(0.5) {
             order += 1;
@@ -312,7 +332,7 @@ fn write_orders(path: &Path, rng: &mut StdRng, size: ShopSize) -> std::io::Resul
         line_no += 1;
         let user = rng.gen_range(1..=size.items.max(2) / 2 + 50);
         let item = rng.gen_range(1..=size.items.max(1));
-        let when = start_s + n as i64 * 600;
+        let when = start_s + n as i64 * spacing_s;
         let mut ts = if rng.gen_bool(0.5) { paris_text(when) } else { iso(when * 1000, "Z") };
         let mut qty = format!("{}", rng.gen_range(1..=5));
         let mut customer = format!("U{user}");

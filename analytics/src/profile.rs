@@ -13,6 +13,10 @@ use crate::Result;
 /// Fewest customers with a repeat purchase before the CLV models are fitted.
 pub const MIN_REPEAT_CUSTOMERS: usize = 10;
 
+/// Shortest purchase history, in weeks, the CLV models are fitted on: a few weeks of data say
+/// nothing about a customer's next year, and a fit on them predicts nonsense.
+pub const MIN_HISTORY_WEEKS: f64 = 8.0;
+
 /// One customer's fused behaviour features.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct CustomerProfile {
@@ -84,6 +88,13 @@ pub fn fit_models(summaries: &[CustomerSummary]) -> FittedModels {
     if repeaters < MIN_REPEAT_CUSTOMERS {
         return FittedModels {
             note: Some(format!("{repeaters} customers with repeat purchases; the CLV models need at least {MIN_REPEAT_CUSTOMERS}")),
+            ..FittedModels::default()
+        };
+    }
+    let history = summaries.iter().map(|summary| summary.t_cal).fold(0.0, f64::max);
+    if history < MIN_HISTORY_WEEKS {
+        return FittedModels {
+            note: Some(format!("{history:.1} weeks of purchase history; the CLV models need at least {MIN_HISTORY_WEEKS}")),
             ..FittedModels::default()
         };
     }

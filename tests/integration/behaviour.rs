@@ -5,7 +5,6 @@ use std::time::Duration;
 
 use actix_web::{test as web_test, App};
 use agora::app::Node;
-use agora_agents::AgentStatus;
 use serde_json::Value;
 
 use crate::cli::{agora, last_json};
@@ -17,19 +16,27 @@ async fn profiles_funnels_and_cohorts_are_served() {
     let mut config = shop.config();
     config.analytics.refresh_ms = 300;
     let node = Node::start(config, false).unwrap();
+    let orders = shop.manifest.sources["orders"].accepted;
     for source in ["orders", "events", "catalog"] {
         let read = shop.manifest.sources[source].read;
         wait_for_agent(&node, &format!("ingest:{source}"), Duration::from_secs(30), |state| state.processed >= read).await;
     }
-    // A refresh that started after the orders were committed has finished.
-    actix_rt::time::sleep(Duration::from_millis(700)).await;
-    wait_for_agent(&node, "analyst", Duration::from_secs(30), |state| state.status == AgentStatus::Idle).await;
     let app = web_test::init_service(App::new().configure(agora::http::configure(node))).await;
-
-    let summary: Value =
-        web_test::call_and_read_body_json(&app, web_test::TestRequest::get().uri("/api/v1/analytics/summary").to_request()).await;
+    // Poll until a refresh that started after everything was committed has finished.
+    let events = shop.manifest.sources["events"].accepted;
+    let started = std::time::Instant::now();
+    let summary: Value = loop {
+        let response = web_test::call_service(&app, web_test::TestRequest::get().uri("/api/v1/analytics/summary").to_request()).await;
+        if response.status() == 200 {
+            let summary: Value = web_test::read_body_json(response).await;
+            if summary["events"].as_u64() == Some(events) && summary["order_lines"].as_u64() == Some(orders) {
+                break summary;
+            }
+        }
+        assert!(started.elapsed() < Duration::from_secs(60), "the analysis never caught up with the store");
+        actix_rt::time::sleep(Duration::from_millis(100)).await;
+    };
     assert!(summary["customers"].as_u64().unwrap() > 50, "{summary}");
-    assert_eq!(summary["events"].as_u64().unwrap(), shop.manifest.sources["events"].accepted);
     assert!(summary["models"]["bgnbd"]["r"].as_f64().is_some(), "BG/NBD fitted on the shop: {summary}");
     let profile: Value =
         web_test::call_and_read_body_json(&app, web_test::TestRequest::get().uri("/api/v1/users/u60/profile").to_request()).await;

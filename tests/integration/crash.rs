@@ -46,7 +46,7 @@ fn sigkill_at_random_moments_loses_nothing_and_duplicates_nothing() {
             .spawn()
             .unwrap();
         let started = Instant::now();
-        let wait = Duration::from_millis(rng.gen_range(150..900));
+        let wait = Duration::from_millis(rng.gen_range(120..600));
         let mut exited = false;
         while started.elapsed() < wait {
             if child.try_wait().unwrap().is_some() {

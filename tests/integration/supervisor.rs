@@ -20,7 +20,7 @@ fn faulty_config(shop: &TestShop, mode: &str, marker: bool, extra: &str) -> Agor
         dirs = [{plugins:?}]
         [ingest]
         batch_size = 100
-        poll_timeout_ms = 700
+        poll_timeout_ms = 2500
         restart_backoff_ms = 50
         once_max_restarts = 2
         {extra}
