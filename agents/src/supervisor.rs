@@ -17,7 +17,7 @@ use agora_core::store::{CommitReport, Store};
 use futures::channel::oneshot;
 use serde::{Deserialize, Serialize};
 
-use crate::analyst::{Analyst, Refresh};
+use crate::analyst::{segment_rules, Analyst, Refresh};
 use crate::cleaner::{cleaner_name, Barrier, CleanBatch, Cleaner, CleanerHandle, FlagOutliers};
 use crate::error::AgentError;
 use crate::ingestor::{Ingestor, IngestorSetup, Pause, Resume, Stop};
@@ -138,16 +138,11 @@ impl Supervisor {
         let analyst = if once {
             None
         } else {
-            let analyst = Analyst::new(store.clone(), config.analytics.clone())?;
-            let slot = std::sync::Mutex::new(Some(analyst));
-            // The factory runs once on the agent's thread; a restart would rebuild from config.
+            // Check the segment rules here, so a bad rule stops start-up with its key.
+            segment_rules(&config.analytics)?;
             let (store, analytics) = (store.clone(), config.analytics.clone());
             Some(SyncArbiter::start(1, move || {
-                slot.lock()
-                    .ok()
-                    .and_then(|mut slot| slot.take())
-                    .or_else(|| Analyst::new(store.clone(), analytics.clone()).ok())
-                    .expect("segment rules compiled once already")
+                Analyst::new(store.clone(), analytics.clone()).expect("segment rules were checked before start")
             }))
         };
         let supervisor = Supervisor {
