@@ -4,6 +4,7 @@
 use std::sync::Arc;
 
 use actix::Addr;
+use agora_agents::supervisor::{Pipeline, RecommendAgents};
 use agora_agents::{Analyst, GetPipelineState, PipelineState, Supervisor};
 use agora_core::config::AgoraConfig;
 use agora_core::plugin::PluginHost;
@@ -20,6 +21,8 @@ pub struct Node {
     pub supervisor: Addr<Supervisor>,
     /// The Analyst (not started by `--once` runs).
     pub analyst: Option<Addr<Analyst>>,
+    /// The recommendation agents (not started by `--once` runs or with `recommend.enabled = false`).
+    pub recommend: Option<RecommendAgents>,
 }
 
 impl Node {
@@ -31,8 +34,8 @@ impl Node {
         let store: Arc<dyn Store> = Arc::new(open_store(&config)?);
         let host = Arc::new(PluginHost::new(config.plugins.dirs.clone()));
         let config = Arc::new(config);
-        let (supervisor, analyst) = Supervisor::start(config.clone(), store.clone(), host.clone(), once)?;
-        Ok(Self { config, store, host, supervisor, analyst })
+        let Pipeline { supervisor, analyst, recommend } = Supervisor::start(config.clone(), store.clone(), host.clone(), once)?;
+        Ok(Self { config, store, host, supervisor, analyst, recommend })
     }
 
     /// Every agent's state.

@@ -174,7 +174,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             }
             Ok(())
         }
-        Command::Bench { what } => crate::bench::run(what),
+        Command::Bench { what } => crate::bench::run(what, &cli.load_config()?),
         Command::Eval { what } => crate::eval::run(what, &cli.load_config()?),
     }
 }

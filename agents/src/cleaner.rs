@@ -13,14 +13,15 @@ use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
-use actix::{Actor, Addr, Handler, Message, SyncArbiter, SyncContext};
+use actix::{Actor, Addr, Handler, Message, Recipient, SyncArbiter, SyncContext};
 use agora_core::clean::{find_outliers, SourceRules, OUTLIER_FIELDS};
 use agora_core::config::{AgoraConfig, OutlierMethod};
 use agora_core::quality::{OutlierCounts, SourceStats};
-use agora_core::record::Record;
+use agora_core::record::{EventKind, Record};
 use agora_core::store::{CommitBatch, CommitReport, Store};
 
 use crate::error::AgentError;
+use crate::recommender::NewInteractions;
 use crate::state::{AgentState, AgentStatus, GetState};
 
 /// The agent name of a source's Clean agent.
@@ -58,6 +59,9 @@ pub struct Cleaner {
     outlier_threshold: f64,
     state: AgentState,
     queued: Arc<AtomicU64>,
+    /// Told about every committed batch's interactions (the Recommend agent), if any.
+    interactions: Option<Recipient<NewInteractions>>,
+    event_kinds: Vec<EventKind>,
 }
 
 impl Actor for Cleaner {
@@ -127,11 +131,17 @@ impl CleanerHandle {
 
 impl Cleaner {
     /// Compiles every source's rules, loads the stored counters and starts one Clean agent per
-    /// source, each on its own thread.
+    /// source, each on its own thread. `interactions`, when given, hears about every committed
+    /// interaction (events of `recommend.event_kinds`, order lines, reviews).
     ///
     /// # Errors
     /// A config or store error found while preparing.
-    pub fn start_all(config: &AgoraConfig, store: Arc<dyn Store>) -> Result<CleanerHandle, AgentError> {
+    pub fn start_all(
+        config: &AgoraConfig,
+        store: Arc<dyn Store>,
+        interactions: Option<Recipient<NewInteractions>>,
+    ) -> Result<CleanerHandle, AgentError> {
+        let event_kinds: Vec<EventKind> = config.recommend.event_kinds.iter().filter_map(|kind| EventKind::parse(kind)).collect();
         let mut stats: HashMap<String, SourceStats> = store.source_stats()?.into_iter().collect();
         let mut lanes = BTreeMap::new();
         for (name, source) in &config.sources {
@@ -140,6 +150,7 @@ impl Cleaner {
             let queued = Arc::new(AtomicU64::new(0));
             let (store, shared_queue, name_for_state) = (store.clone(), queued.clone(), cleaner_name(name));
             let (method, threshold) = (config.clean.outlier_method, config.clean.outlier_threshold);
+            let (interactions, event_kinds) = (interactions.clone(), event_kinds.clone());
             let addr = SyncArbiter::start(1, move || Cleaner {
                 store: store.clone(),
                 rules: rules.clone(),
@@ -148,6 +159,8 @@ impl Cleaner {
                 outlier_threshold: threshold,
                 state: AgentState::starting(&name_for_state, "clean", 0),
                 queued: shared_queue.clone(),
+                interactions: interactions.clone(),
+                event_kinds: event_kinds.clone(),
             });
             lanes.insert(name.clone(), Lane { addr, queued });
         }
@@ -161,6 +174,11 @@ impl Cleaner {
         let mut stats = self.stats.clone();
         let now = agora_core::now_ms();
         let cleaned = self.rules.clean_batch(&msg.batch, &mut stats, now);
+        // Duplicates are forwarded too; the Recommend agent tolerates a repeated interaction.
+        let interactions = self
+            .interactions
+            .as_ref()
+            .map(|_| NewInteractions::from_records(cleaned.records.iter().map(|record| &record.record), &self.event_kinds));
         let report = self.store.commit(CommitBatch {
             source: msg.source.clone(),
             records: cleaned.records,
@@ -174,6 +192,11 @@ impl Cleaner {
         stats.accepted += report.accepted;
         stats.duplicates += report.duplicates;
         self.stats = stats;
+        if let (Some(recipient), Some(interactions)) = (&self.interactions, interactions) {
+            if report.accepted > 0 && !interactions.0.is_empty() {
+                recipient.do_send(interactions);
+            }
+        }
         Ok(report)
     }
 
@@ -298,7 +321,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let store: Arc<dyn Store> = Arc::new(SledStore::open(&dir.path().join("s"), 16).unwrap());
         let config = AgoraConfig::from_toml_str(CONFIG).unwrap();
-        let cleaners = Cleaner::start_all(&config, store.clone()).unwrap();
+        let cleaners = Cleaner::start_all(&config, store.clone(), None).unwrap();
         let view = r#"{"user":"u1","item":"i1","type":"view","ts":1704067200}"#;
         let lines = batch(&[view, view, r#"{"user":"u1","item":"i1","type":"teleport","ts":1704067200}"#]);
         let report = cleaners.submit(CleanBatch { source: "events".into(), batch: lines, checkpoint: Some(b"7".to_vec()) }).await.unwrap();

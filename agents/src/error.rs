@@ -17,6 +17,9 @@ pub enum AgentError {
     /// Analysis failed on the data it was given.
     #[error(transparent)]
     Analytics(#[from] agora_analytics::AnalyticsError),
+    /// Building, training or loading recommendations failed.
+    #[error(transparent)]
+    Recommend(#[from] agora_recommend::RecommendError),
     /// A config value only an agent can check is invalid; the message names the key.
     #[error("invalid config: {0}")]
     Config(String),

@@ -1,19 +1,25 @@
 //! agora-agents: the actors of Agora's pipeline and the supervisor that wires them.
 //!
 //! Agents only talk by messages. Each one answers [`GetState`]; the [`Supervisor`] restarts a
-//! failed agent alone. Blocking work (plugin polls, cleaning, sled commits) runs off the async
-//! arbiter: Ingest agents poll on their own worker threads, the Clean agent is a sync actor.
+//! failed agent alone. Blocking work (plugin polls, cleaning, sled commits, training) runs off
+//! the async arbiter: Ingest agents poll on their own worker threads, Clean agents are sync
+//! actors, and the Encode and Fuse agents run each job on a worker thread.
 
 pub mod analyst;
 pub mod cleaner;
+pub mod encoder;
 pub mod error;
+pub mod fuser;
 pub mod ingestor;
+pub mod recommender;
 pub mod state;
 pub mod supervisor;
+pub mod worker;
 
 pub use analyst::{Analyst, GetCohorts, GetFunnel, GetProfile, GetSummary, Refresh};
 pub use cleaner::{Barrier, CleanBatch, Cleaner, CleanerHandle, FlagOutliers};
 pub use error::AgentError;
 pub use ingestor::Ingestor;
+pub use recommender::{NewInteractions, Recommender, RecommenderHandle, Retrain};
 pub use state::{AgentState, AgentStatus, GetState};
 pub use supervisor::{AgentEvent, GetPipelineState, PipelineState, PushBatch, SetPaused, Shutdown, Supervisor, WaitForCompletion};

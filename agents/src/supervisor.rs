@@ -1,6 +1,8 @@
-//! The Supervisor: starts the Clean agent and one Ingest agent per configured source, restarts a
-//! failed agent alone after an exponential back-off (counting restarts), and answers for the
-//! whole pipeline's state.
+//! The Supervisor: starts the Clean agents, one Ingest agent per configured source and, in
+//! long-running pipelines, the Analyst and the Encode → Fuse → Recommend agents; restarts a
+//! failed Ingest agent alone after an exponential back-off (counting restarts), and answers for
+//! the whole pipeline's state. (Encode, Fuse and Recommend contain their own failures: a failed
+//! training run leaves the previous model serving and is retried at the next interval.)
 //!
 //! Threading: an ordinary actor on the actix arbiter; it only routes messages and never blocks.
 
@@ -19,8 +21,11 @@ use serde::{Deserialize, Serialize};
 
 use crate::analyst::{segment_rules, Analyst, Refresh};
 use crate::cleaner::{cleaner_name, Barrier, CleanBatch, Cleaner, CleanerHandle, FlagOutliers};
+use crate::encoder::Encoder;
 use crate::error::AgentError;
+use crate::fuser::Fuser;
 use crate::ingestor::{Ingestor, IngestorSetup, Pause, Resume, Stop};
+use crate::recommender::{Recommender, RecommenderHandle};
 use crate::state::{AgentState, AgentStatus, GetState};
 
 /// How an Ingest agent's run ended, told to the supervisor.
@@ -105,11 +110,31 @@ impl Slot {
     }
 }
 
+/// The agents of the recommendation pipeline.
+#[derive(Clone)]
+pub struct RecommendAgents {
+    pub encoder: Addr<Encoder>,
+    pub fuser: Addr<Fuser>,
+    pub recommender: Addr<Recommender>,
+    /// What the HTTP layer serves from.
+    pub handle: RecommenderHandle,
+}
+
+/// What [`Supervisor::start`] started.
+pub struct Pipeline {
+    pub supervisor: Addr<Supervisor>,
+    /// The Analyst (long-running pipelines only).
+    pub analyst: Option<Addr<Analyst>>,
+    /// The recommendation agents (long-running pipelines with `recommend.enabled`).
+    pub recommend: Option<RecommendAgents>,
+}
+
 /// The supervisor of one node's pipeline.
 pub struct Supervisor {
     config: Arc<AgoraConfig>,
     /// The Analyst, in long-running (not `--once`) pipelines.
     analyst: Option<Addr<Analyst>>,
+    recommend: Option<RecommendAgents>,
     refresh_in_flight: bool,
     store: Arc<dyn Store>,
     host: Arc<PluginHost>,
@@ -124,17 +149,22 @@ impl Supervisor {
     /// source. With `once`, agents stop when caught up and failed ones are retried a bounded
     /// number of times.
     ///
+    /// Without `once`, it also starts the Analyst (asked to refresh every
+    /// `analytics.refresh_ms`) and, with `recommend.enabled`, the Encode, Fuse and Recommend
+    /// agents, which train at start and every `recommend.retrain_every_s`.
+    ///
     /// # Errors
-    /// A config or store error found while preparing the Clean agent.
-    /// Without `once`, it also starts the Analyst and asks it to refresh every
-    /// `analytics.refresh_ms`; its address is returned beside the supervisor's.
-    pub fn start(
-        config: Arc<AgoraConfig>,
-        store: Arc<dyn Store>,
-        host: Arc<PluginHost>,
-        once: bool,
-    ) -> Result<(Addr<Self>, Option<Addr<Analyst>>), AgentError> {
-        let cleaner = Cleaner::start_all(&config, store.clone())?;
+    /// A config or store error found while preparing the Clean agents.
+    pub fn start(config: Arc<AgoraConfig>, store: Arc<dyn Store>, host: Arc<PluginHost>, once: bool) -> Result<Pipeline, AgentError> {
+        let recommend = (!once && config.recommend.enabled).then(|| {
+            let encoder = Encoder::new(store.clone(), config.recommend.clone()).start();
+            let fuser = Fuser::new(store.clone(), host.clone(), config.recommend.clone()).start();
+            let recommender = Recommender::new(encoder.clone(), fuser.clone(), config.recommend.clone());
+            let handle = recommender.handle();
+            RecommendAgents { encoder, fuser, recommender: recommender.start(), handle }
+        });
+        let interactions = recommend.as_ref().map(|agents| agents.recommender.clone().recipient());
+        let cleaner = Cleaner::start_all(&config, store.clone(), interactions)?;
         let analyst = if once {
             None
         } else {
@@ -148,6 +178,7 @@ impl Supervisor {
         let supervisor = Supervisor {
             config,
             analyst: analyst.clone(),
+            recommend: recommend.clone(),
             refresh_in_flight: false,
             store,
             host,
@@ -156,7 +187,7 @@ impl Supervisor {
             slots: BTreeMap::new(),
             waiters: Vec::new(),
         };
-        Ok((supervisor.start(), analyst))
+        Ok(Pipeline { supervisor: supervisor.start(), analyst, recommend })
     }
 
     fn refresh_analysis(&mut self, ctx: &mut Context<Self>) {
@@ -287,6 +318,7 @@ impl Handler<GetPipelineState> for Supervisor {
     fn handle(&mut self, _msg: GetPipelineState, _ctx: &mut Context<Self>) -> Self::Result {
         let cleaners: Vec<(String, Addr<Cleaner>)> = self.cleaner.agents().map(|(source, addr)| (source.clone(), addr.clone())).collect();
         let analyst = self.analyst.clone();
+        let recommend = self.recommend.clone();
         let ingestors: Vec<(Option<Addr<Ingestor>>, AgentState, Counters)> =
             self.slots.values().map(|slot| (slot.addr.clone(), slot.last.clone(), slot.counters.clone())).collect();
         Box::pin(async move {
@@ -306,6 +338,16 @@ impl Handler<GetPipelineState> for Supervisor {
             if let Some(analyst) = analyst {
                 if let Ok(Ok(state)) = actix::clock::timeout(timeout, analyst.send(GetState)).await {
                     agents.push(state);
+                }
+            }
+            if let Some(recommend) = recommend {
+                let states = futures::future::join3(
+                    recommend.encoder.send(GetState),
+                    recommend.fuser.send(GetState),
+                    recommend.recommender.send(GetState),
+                );
+                if let Ok((encoder, fuser, recommender)) = actix::clock::timeout(timeout, states).await {
+                    agents.extend([encoder, fuser, recommender].into_iter().filter_map(Result::ok));
                 }
             }
             for (addr, last, counters) in ingestors {

@@ -96,8 +96,14 @@ const ORDER_FIELDS: &[FieldSpec] = &[
     f("ts", Timestamp, true),
     f("status", Text, false),
 ];
-const REVIEW_FIELDS: &[FieldSpec] =
-    &[f("user_id", Id, true), f("item_id", Id, true), f("rating", Number, false), f("text", Text, false), f("ts", Timestamp, false)];
+const REVIEW_FIELDS: &[FieldSpec] = &[
+    f("user_id", Id, true),
+    f("item_id", Id, true),
+    f("rating", Number, false),
+    f("text", Text, false),
+    f("ts", Timestamp, false),
+    f("seq", Integer, false),
+];
 const QUESTION_FIELDS: &[FieldSpec] = &[f("user_id", Id, false), f("text", Text, true), f("ts", Timestamp, false)];
 const FAQ_FIELDS: &[FieldSpec] = &[f("faq_id", Id, true), f("questions", List, true), f("answer", Text, true)];
 
@@ -209,6 +215,8 @@ pub struct Review {
     pub rating: Option<f64>,
     pub text: Option<String>,
     pub ts: Option<i64>,
+    /// The review's position in its user's history, for sources that give an order but no times.
+    pub seq: Option<i64>,
 }
 
 /// A customer-service question.

@@ -6,6 +6,7 @@ mod error;
 mod health;
 mod ingest;
 mod metrics;
+mod recommend;
 
 use actix_web::web;
 
@@ -19,6 +20,7 @@ pub fn configure(node: Node) -> impl FnOnce(&mut web::ServiceConfig) {
         let max_body = node.config.server.max_body_bytes;
         cfg.app_data(web::Data::new(node))
             .app_data(web::PayloadConfig::new(max_body))
+            .app_data(web::QueryConfig::default().error_handler(|err, _| ApiError::BadRequest(format!("bad query: {err}")).into()))
             .service(
                 web::scope("/api/v1")
                     .route("/health", web::get().to(health::health))
@@ -28,7 +30,10 @@ pub fn configure(node: Node) -> impl FnOnce(&mut web::ServiceConfig) {
                     .route("/users/{id}/profile", web::get().to(analytics::profile))
                     .route("/analytics/funnel", web::get().to(analytics::funnel))
                     .route("/analytics/cohorts", web::get().to(analytics::cohorts))
-                    .route("/analytics/summary", web::get().to(analytics::summary)),
+                    .route("/analytics/summary", web::get().to(analytics::summary))
+                    .route("/users/{id}/recommendations", web::get().to(recommend::recommendations))
+                    .route("/items/{id}/similar", web::get().to(recommend::similar))
+                    .route("/models/recommender", web::get().to(recommend::model_info)),
             )
             .route("/metrics", web::get().to(metrics::metrics))
             .default_service(web::to(|| async { Err::<actix_web::HttpResponse, _>(ApiError::NotFound("no such route".to_string())) }));

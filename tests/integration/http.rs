@@ -24,7 +24,19 @@ async fn health_and_metrics_report_the_agents() {
     let names: Vec<&str> = pipeline["agents"].as_array().unwrap().iter().map(|a| a["name"].as_str().unwrap()).collect();
     assert_eq!(
         names,
-        ["clean:catalog", "clean:events", "clean:orders", "clean:web", "analyst", "ingest:catalog", "ingest:events", "ingest:orders"]
+        [
+            "clean:catalog",
+            "clean:events",
+            "clean:orders",
+            "clean:web",
+            "analyst",
+            "encode",
+            "fuse",
+            "recommend",
+            "ingest:catalog",
+            "ingest:events",
+            "ingest:orders"
+        ]
     );
     for field in ["status", "processed", "backlog", "errors", "last_error", "restarts"] {
         assert!(pipeline["agents"][0].get(field).is_some(), "GetState has {field}");

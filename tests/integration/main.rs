@@ -8,4 +8,5 @@ mod crash;
 mod http;
 mod ingest;
 mod plugins;
+mod recommend;
 mod supervisor;

@@ -606,6 +606,7 @@ impl Values {
                 rating: self.number(2),
                 text: self.text(3),
                 ts: self.timestamp(4),
+                seq: self.integer(5),
             }),
             RecordKind::Question => {
                 Record::Question(Question { user_id: self.text(0), text: self.text(1).unwrap_or_default(), ts: self.timestamp(2) })

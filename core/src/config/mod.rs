@@ -1,6 +1,7 @@
 //! Agora's configuration: serde structs with defaults, file < environment layering, and
 //! validation that reports every problem at once with the key it concerns.
 
+mod recommend;
 mod source;
 
 use std::collections::BTreeMap;
@@ -10,6 +11,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::CoreError;
 
+pub use recommend::RecommendConfig;
 pub use source::{FieldMapping, FieldOptions, IdRules, MissingPolicy, SourceConfig, PUSH_PLUGIN};
 
 /// The config format version this build reads.
@@ -38,6 +40,8 @@ pub struct AgoraConfig {
     pub server: ServerConfig,
     #[serde(default)]
     pub analytics: AnalyticsConfig,
+    #[serde(default)]
+    pub recommend: RecommendConfig,
     /// Data sources by name.
     #[serde(default)]
     pub sources: BTreeMap<String, SourceConfig>,
@@ -57,6 +61,7 @@ impl Default for AgoraConfig {
             clean: CleanConfig::default(),
             server: ServerConfig::default(),
             analytics: AnalyticsConfig::default(),
+            recommend: RecommendConfig::default(),
             sources: BTreeMap::new(),
         }
     }
@@ -397,6 +402,7 @@ impl AgoraConfig {
         if self.plugins.dirs.is_empty() {
             problems.push("plugins.dirs: list at least one directory plugins may be loaded from".to_string());
         }
+        self.recommend.validate(&mut problems);
         for (name, source) in &self.sources {
             source.validate(&format!("sources.{name}"), &mut problems);
         }

@@ -1,6 +1,7 @@
 //! The plugin host: finds plugin libraries in the configured directories, checks their ABI and
 //! declaration, and keeps every loaded library alive for the life of the process.
 
+mod model;
 mod source;
 
 use std::collections::BTreeMap;
@@ -12,6 +13,7 @@ use agora_plugin_api as api;
 use libloading::Library;
 use serde::Serialize;
 
+pub use model::{LoadedModel, ModelPlugin};
 pub use source::SourceInstance;
 
 use crate::error::CoreError;
@@ -124,7 +126,7 @@ impl PluginHost {
         if info.kind != "source" {
             return Err(load_error(file, format!("is a {} plugin, not a source plugin", info.kind)));
         }
-        // SAFETY: the symbol's type is fixed by ABI version 1, which `load_info` verified.
+        // SAFETY: the symbol's type is fixed by the ABI version which `load_info` verified.
         let vtable_fn = unsafe { library.get::<unsafe extern "C" fn() -> *const api::SourceVTable>(api::SYMBOL_SOURCE_VTABLE.as_bytes()) }
             .map_err(|err| load_error(file, format!("missing symbol {}: {err}", api::SYMBOL_SOURCE_VTABLE)))?;
         // SAFETY: the plugin returns a pointer to a static table that lives as long as the library,
@@ -150,6 +152,57 @@ impl PluginHost {
         Ok(SourcePlugin { info, vtable, _library: library })
     }
 
+    /// Finds and loads the model plugin called `name`.
+    ///
+    /// # Errors
+    /// As [`PluginHost::source`].
+    pub fn model(&self, name: &str) -> Result<ModelPlugin, CoreError> {
+        let (infos, _) = self.discover();
+        let Some(info) = infos.iter().find(|info| info.name == name && info.kind == "model") else {
+            let found: Vec<String> = infos.iter().filter(|info| info.kind == "model").map(|info| info.name.clone()).collect();
+            return Err(CoreError::PluginLoad {
+                path: name.to_string(),
+                message: format!("no model plugin named {name:?} in {:?}; model plugins found: {}", self.dirs, found.join(", ")),
+            });
+        };
+        self.load_model(&info.file)
+    }
+
+    /// Loads the model plugin in `file`, which must lie inside a plugin directory.
+    ///
+    /// # Errors
+    /// [`CoreError::PluginLoad`]: outside the directories, not a plugin, ABI mismatch, not a model.
+    pub fn load_model(&self, file: &Path) -> Result<ModelPlugin, CoreError> {
+        let info = self.load_info(file)?;
+        let library = self.library(file)?;
+        if info.kind != "model" {
+            return Err(load_error(file, format!("is a {} plugin, not a model plugin", info.kind)));
+        }
+        // SAFETY: the symbol's type is fixed by the ABI version which `load_info` verified.
+        let vtable_fn =
+            unsafe { library.get::<unsafe extern "C" fn() -> *const api::model::ModelVTable>(api::model::SYMBOL_MODEL_VTABLE.as_bytes()) }
+                .map_err(|err| load_error(file, format!("missing symbol {}: {err}", api::model::SYMBOL_MODEL_VTABLE)))?;
+        // SAFETY: a pointer to a static table in the library, which the host never unloads.
+        let vtable: &'static api::model::ModelVTable = unsafe {
+            let pointer = vtable_fn();
+            if pointer.is_null() {
+                return Err(load_error(file, "model vtable is null"));
+            }
+            &*pointer
+        };
+        if vtable.struct_size != std::mem::size_of::<api::model::ModelVTable>() {
+            return Err(load_error(
+                file,
+                format!(
+                    "model table has {} bytes, this host expects {}",
+                    vtable.struct_size,
+                    std::mem::size_of::<api::model::ModelVTable>()
+                ),
+            ));
+        }
+        Ok(ModelPlugin { info, vtable, _library: library })
+    }
+
     /// Loads the library at `file` (once) and reads its declaration.
     fn load_info(&self, file: &Path) -> Result<PluginInfo, CoreError> {
         let canonical = self.check_inside_dirs(file)?;
@@ -167,7 +220,7 @@ impl PluginHost {
         if abi_version != api::ABI_VERSION {
             return Err(load_error(file, format!("plugin ABI version {abi_version} does not match host ABI version {}", api::ABI_VERSION)));
         }
-        // SAFETY: ABI version 1 fixes this symbol's signature.
+        // SAFETY: the ABI version fixes this symbol's signature.
         let declaration =
             unsafe { library.get::<unsafe extern "C" fn() -> *const api::PluginDeclaration>(api::SYMBOL_DECLARATION.as_bytes()) }
                 .map_err(|err| load_error(file, format!("missing symbol {}: {err}", api::SYMBOL_DECLARATION)))?;
@@ -235,6 +288,32 @@ impl PluginHost {
             Err(load_error(file, format!("is outside the plugin directories {:?}; refusing to load it", self.dirs)))
         }
     }
+}
+
+/// Copies a plugin buffer into host memory and hands it back to the plugin's `free` to release.
+fn take_buffer(free: unsafe extern "C" fn(api::OwnedBuffer), buffer: api::OwnedBuffer) -> Vec<u8> {
+    // SAFETY: the buffer was just returned by the plugin and is not freed yet.
+    let bytes = unsafe { buffer.as_slice() }.to_vec();
+    // SAFETY: freed once, by the plugin that allocated it.
+    unsafe { free(buffer) };
+    bytes
+}
+
+/// Turns a call's status code into a result, fetching the plugin's message on failure.
+fn call_status(
+    plugin: &str,
+    status: u32,
+    call: &'static str,
+    last_error: unsafe extern "C" fn() -> api::OwnedBuffer,
+    free: unsafe extern "C" fn(api::OwnedBuffer),
+) -> Result<(), CoreError> {
+    let message = match status {
+        api::STATUS_OK => return Ok(()),
+        // SAFETY: `last_error` returns a buffer the plugin allocated.
+        api::STATUS_PANIC | api::STATUS_ERROR => String::from_utf8_lossy(&take_buffer(free, unsafe { last_error() })).into_owned(),
+        other => format!("unknown status code {other}"),
+    };
+    Err(CoreError::PluginCall { plugin: plugin.to_string(), call, message })
 }
 
 fn load_error(file: &Path, message: impl Into<String>) -> CoreError {

@@ -4,7 +4,7 @@ use std::ffi::c_void;
 
 use agora_plugin_api as api;
 
-use super::SourcePlugin;
+use super::{call_status, take_buffer, SourcePlugin};
 use crate::error::CoreError;
 
 /// What one poll returned, copied into host memory.
@@ -79,25 +79,12 @@ impl Drop for SourceInstance {
 }
 
 impl SourcePlugin {
-    /// Copies a plugin buffer into host memory and hands it back to the plugin to free.
     fn take_buffer(&self, buffer: api::OwnedBuffer) -> Vec<u8> {
-        // SAFETY: the buffer was just returned by this plugin and is not freed yet.
-        let bytes = unsafe { buffer.as_slice() }.to_vec();
-        // SAFETY: freed once, by the plugin that allocated it.
-        unsafe { (self.vtable.free_buffer)(buffer) };
-        bytes
+        take_buffer(self.vtable.free_buffer, buffer)
     }
 
     fn check(&self, status: u32, call: &'static str) -> Result<(), CoreError> {
-        match status {
-            api::STATUS_OK => Ok(()),
-            api::STATUS_PANIC | api::STATUS_ERROR => {
-                // SAFETY: `last_error` returns a buffer this plugin allocated.
-                let message = String::from_utf8_lossy(&self.take_buffer(unsafe { (self.vtable.last_error)() })).into_owned();
-                Err(self.call_error(call, message))
-            }
-            other => Err(self.call_error(call, format!("unknown status code {other}"))),
-        }
+        call_status(&self.info.name, status, call, self.vtable.last_error, self.vtable.free_buffer)
     }
 
     fn call_error(&self, call: &'static str, message: String) -> CoreError {

@@ -10,7 +10,7 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-pub use codec::{decode, encode, FORMAT_VERSION};
+pub use codec::{decode, decode_record, encode, FORMAT_VERSION};
 pub use sled_store::SledStore;
 
 use crate::clean::{CleanRecord, RecordKey};
@@ -145,6 +145,18 @@ pub trait Store: Send + Sync {
     /// # Errors
     /// [`CoreError::Store`] or [`CoreError::Decode`].
     fn eval_runs(&self) -> Result<Vec<EvalRun>, CoreError>;
+
+    /// Stores a model snapshot under `name`, replacing the previous one, and flushes it.
+    ///
+    /// # Errors
+    /// [`CoreError::Store`].
+    fn save_model(&self, name: &str, snapshot: &[u8]) -> Result<(), CoreError>;
+
+    /// The model snapshot stored under `name`, if any.
+    ///
+    /// # Errors
+    /// [`CoreError::Store`].
+    fn load_model(&self, name: &str) -> Result<Option<Vec<u8>>, CoreError>;
 
     /// Forces everything committed so far to disk.
     ///

@@ -12,7 +12,7 @@ use std::collections::{BTreeMap, HashSet};
 use std::path::Path;
 use std::sync::Mutex;
 
-use super::{decode, encode, CommitBatch, CommitReport, EvalRun, Store, StoreDigest};
+use super::{decode, decode_record, encode, CommitBatch, CommitReport, EvalRun, Store, StoreDigest};
 use crate::clean::RecordKey;
 use crate::error::CoreError;
 use crate::quality::{OutlierCounts, QuarantineEntry, SourceStats};
@@ -37,6 +37,8 @@ pub struct SledStore {
     outlier_flags: sled::Tree,
     outlier_counts: sled::Tree,
     eval_runs: sled::Tree,
+    /// Model name → snapshot bytes (the model's own versioned encoding).
+    models: sled::Tree,
     /// Held while committing.
     commit_lock: Mutex<()>,
 }
@@ -58,6 +60,7 @@ impl SledStore {
             outlier_flags: db.open_tree("outlier_flags")?,
             outlier_counts: db.open_tree("outlier_counts")?,
             eval_runs: db.open_tree("eval_runs")?,
+            models: db.open_tree("models")?,
             db,
             commit_lock: Mutex::new(()),
         })
@@ -149,7 +152,7 @@ impl Store for SledStore {
     fn scan_records(&self, kind: RecordKind, visit: &mut dyn FnMut(&[u8], StoredRecord) -> bool) -> Result<(), CoreError> {
         for entry in self.ingest.scan_prefix([prefix::RECORD, kind.tag()]) {
             let (key, value) = entry?;
-            if !visit(&key[1..], decode(&value)?) {
+            if !visit(&key[1..], decode_record(&value)?) {
                 break;
             }
         }
@@ -207,7 +210,7 @@ impl Store for SledStore {
         let mut records = 0;
         for entry in self.ingest.scan_prefix([prefix::RECORD]) {
             let (key, value) = entry?;
-            let mut stored: StoredRecord = decode(&value)?;
+            let mut stored = decode_record(&value)?;
             stored.provenance.ingested_at = 0;
             records_hash.update(&key);
             records_hash.update(&encode(&stored)?);
@@ -248,6 +251,16 @@ impl Store for SledStore {
 
     fn eval_runs(&self) -> Result<Vec<EvalRun>, CoreError> {
         self.eval_runs.iter().map(|entry| decode(&entry?.1)).collect()
+    }
+
+    fn save_model(&self, name: &str, snapshot: &[u8]) -> Result<(), CoreError> {
+        self.models.insert(name.as_bytes(), snapshot)?;
+        self.models.flush()?;
+        Ok(())
+    }
+
+    fn load_model(&self, name: &str) -> Result<Option<Vec<u8>>, CoreError> {
+        Ok(self.models.get(name.as_bytes())?.map(|value| value.to_vec()))
     }
 
     fn flush(&self) -> Result<(), CoreError> {

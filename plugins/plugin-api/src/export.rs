@@ -1,9 +1,10 @@
-//! The `export_source!` macro and the panic-catching shims it expands to.
+//! The `export_source!` and `export_model!` macros and the panic-catching shims they expand to.
 
 use std::cell::RefCell;
 use std::ffi::c_void;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 
+use crate::model::{ModelPlugin, ProgressFn};
 use crate::{ByteSlice, OwnedBuffer, PollOutput, SourcePlugin, STATUS_ERROR, STATUS_OK, STATUS_PANIC};
 
 thread_local! {
@@ -99,6 +100,92 @@ pub unsafe fn close<P: SourcePlugin>(handle: *mut c_void) {
     }));
 }
 
+fn utf8_arg<'a>(name: &str, bytes: &'a [u8]) -> Result<&'a str, String> {
+    std::str::from_utf8(bytes).map_err(|_| format!("{name} is not UTF-8"))
+}
+
+/// Shim behind the exported model `fit`.
+///
+/// # Safety
+/// The host passes valid slices, a callback valid with its context, and a writable output.
+pub unsafe fn model_fit<M: ModelPlugin>(
+    task: ByteSlice,
+    data: ByteSlice,
+    params: ByteSlice,
+    progress: Option<ProgressFn>,
+    progress_context: *mut c_void,
+    out_snapshot: *mut OwnedBuffer,
+) -> u32 {
+    guarded(|| {
+        if out_snapshot.is_null() {
+            return Err("fit called with a null output".to_string());
+        }
+        // SAFETY: the host keeps the slices alive for this call.
+        let (task, data, params) = unsafe { (task.as_slice(), data.as_slice(), params.as_slice()) };
+        let mut report = |done: u64, total: u64| {
+            if let Some(callback) = progress {
+                // SAFETY: the host guarantees the callback and its context are valid for this call.
+                unsafe { callback(progress_context, done, total) };
+            }
+        };
+        let snapshot = M::fit(utf8_arg("task", task)?, data, params, &mut report)?;
+        // SAFETY: checked non-null; the host owns the slot.
+        unsafe { out_snapshot.write(OwnedBuffer::from_vec(snapshot)) };
+        Ok(())
+    })
+}
+
+/// Shim behind the exported model `load`.
+///
+/// # Safety
+/// The host passes valid slices and a writable `out_handle`.
+pub unsafe fn model_load<M: ModelPlugin>(task: ByteSlice, snapshot: ByteSlice, out_handle: *mut *mut c_void) -> u32 {
+    guarded(|| {
+        if out_handle.is_null() {
+            return Err("load called with a null out_handle".to_string());
+        }
+        // SAFETY: the host keeps the slices alive for this call.
+        let (task, snapshot) = unsafe { (task.as_slice(), snapshot.as_slice()) };
+        let model = M::load(utf8_arg("task", task)?, snapshot)?;
+        // SAFETY: checked non-null; the host owns the slot.
+        unsafe { *out_handle = Box::into_raw(Box::new(model)).cast::<c_void>() };
+        Ok(())
+    })
+}
+
+/// Shim behind the exported model `infer`.
+///
+/// # Safety
+/// `handle` comes from this plugin's `load` and is not unloaded; `out_response` is writable.
+pub unsafe fn model_infer<M: ModelPlugin>(handle: *const c_void, request: ByteSlice, out_response: *mut OwnedBuffer) -> u32 {
+    guarded(|| {
+        if handle.is_null() || out_response.is_null() {
+            return Err("infer called with a null handle or output".to_string());
+        }
+        // SAFETY: a live Box<M> from `load`; M is Sync, so shared use from several threads is sound.
+        let model = unsafe { &*handle.cast::<M>() };
+        // SAFETY: the host keeps the request alive for this call.
+        let response = model.infer(unsafe { request.as_slice() })?;
+        // SAFETY: checked non-null; the host owns the slot.
+        unsafe { out_response.write(OwnedBuffer::from_vec(response)) };
+        Ok(())
+    })
+}
+
+/// Shim behind the exported model `unload`.
+///
+/// # Safety
+/// `handle` comes from this plugin's `load` and is released once.
+pub unsafe fn model_unload<M: ModelPlugin>(handle: *mut c_void) {
+    if handle.is_null() {
+        return;
+    }
+    let _ = catch_unwind(AssertUnwindSafe(|| {
+        // SAFETY: the Box<M> leaked by `load`, released exactly once here.
+        drop(unsafe { Box::from_raw(handle.cast::<M>()) });
+    }));
+}
+
 /// Shim behind the exported `free_buffer`.
 ///
 /// # Safety
@@ -188,6 +275,99 @@ macro_rules! export_source {
                 open,
                 poll,
                 close,
+                free_buffer,
+                last_error,
+            };
+            &VTABLE
+        }
+    };
+}
+
+/// Exports a [`ModelPlugin`] implementation as an Agora model plugin; `tasks` become the
+/// declaration's capabilities.
+///
+/// ```ignore
+/// agora_plugin_api::export_model! {
+///     plugin: MyModels,
+///     name: "my-models",
+///     version: env!("CARGO_PKG_VERSION"),
+///     tasks: "rec.ease,rec.itemknn",
+///     description: "linear recommenders",
+/// }
+/// ```
+#[macro_export]
+macro_rules! export_model {
+    (
+        plugin: $plugin:ty,
+        name: $name:expr,
+        version: $version:expr,
+        tasks: $tasks:expr,
+        description: $description:expr $(,)?
+    ) => {
+        #[no_mangle]
+        pub extern "C" fn agora_plugin_abi_version() -> u32 {
+            $crate::ABI_VERSION
+        }
+
+        #[no_mangle]
+        pub extern "C" fn agora_plugin_declaration() -> *const $crate::PluginDeclaration {
+            static DECLARATION: $crate::PluginDeclaration = $crate::PluginDeclaration {
+                abi_version: $crate::ABI_VERSION,
+                kind: $crate::KIND_MODEL,
+                name: concat!($name, "\0").as_ptr().cast(),
+                version: concat!($version, "\0").as_ptr().cast(),
+                capabilities: concat!($tasks, "\0").as_ptr().cast(),
+                description: concat!($description, "\0").as_ptr().cast(),
+            };
+            &DECLARATION
+        }
+
+        #[no_mangle]
+        pub extern "C" fn agora_model_vtable() -> *const $crate::model::ModelVTable {
+            unsafe extern "C" fn fit(
+                task: $crate::ByteSlice,
+                data: $crate::ByteSlice,
+                params: $crate::ByteSlice,
+                progress: ::std::option::Option<$crate::model::ProgressFn>,
+                progress_context: *mut ::std::ffi::c_void,
+                out_snapshot: *mut $crate::OwnedBuffer,
+            ) -> u32 {
+                // SAFETY: forwarded unchanged from the host, which upholds the ABI.
+                unsafe { $crate::export::model_fit::<$plugin>(task, data, params, progress, progress_context, out_snapshot) }
+            }
+            unsafe extern "C" fn load(
+                task: $crate::ByteSlice,
+                snapshot: $crate::ByteSlice,
+                out_handle: *mut *mut ::std::ffi::c_void,
+            ) -> u32 {
+                // SAFETY: forwarded unchanged from the host, which upholds the ABI.
+                unsafe { $crate::export::model_load::<$plugin>(task, snapshot, out_handle) }
+            }
+            unsafe extern "C" fn infer(
+                handle: *const ::std::ffi::c_void,
+                request: $crate::ByteSlice,
+                out_response: *mut $crate::OwnedBuffer,
+            ) -> u32 {
+                // SAFETY: forwarded unchanged from the host, which upholds the ABI.
+                unsafe { $crate::export::model_infer::<$plugin>(handle, request, out_response) }
+            }
+            unsafe extern "C" fn unload(handle: *mut ::std::ffi::c_void) {
+                // SAFETY: forwarded unchanged from the host, which upholds the ABI.
+                unsafe { $crate::export::model_unload::<$plugin>(handle) }
+            }
+            unsafe extern "C" fn free_buffer(buffer: $crate::OwnedBuffer) {
+                // SAFETY: forwarded unchanged from the host, which upholds the ABI.
+                unsafe { $crate::export::free_buffer(buffer) }
+            }
+            unsafe extern "C" fn last_error() -> $crate::OwnedBuffer {
+                $crate::export::last_error()
+            }
+            static VTABLE: $crate::model::ModelVTable = $crate::model::ModelVTable {
+                struct_size: ::std::mem::size_of::<$crate::model::ModelVTable>(),
+                fit,
+                load,
+                infer,
+                unload,
                 free_buffer,
                 last_error,
             };

@@ -1,6 +1,6 @@
 //! The versioned C ABI between Agora and its plugins, and the macro plugin authors export with.
 //!
-//! # The contract (ABI version 1)
+//! # The contract (ABI version 2)
 //!
 //! A plugin is a `cdylib` that exports three symbols:
 //!
@@ -9,6 +9,7 @@
 //! | [`SYMBOL_ABI_VERSION`] | `extern "C" fn() -> u32` | the ABI the plugin was built against; this signature never changes |
 //! | [`SYMBOL_DECLARATION`] | `extern "C" fn() -> *const PluginDeclaration` | name, version, kind, capabilities |
 //! | [`SYMBOL_SOURCE_VTABLE`] | `extern "C" fn() -> *const SourceVTable` | the functions of a source plugin |
+//! | [`model::SYMBOL_MODEL_VTABLE`] | `extern "C" fn() -> *const ModelVTable` | the functions of a model plugin, instead of the source table |
 //!
 //! Only `#[repr(C)]` structs, integers and byte buffers cross the boundary. A [`ByteSlice`] is
 //! borrowed for the duration of one call; an [`OwnedBuffer`] is allocated by the plugin and must be
@@ -27,9 +28,11 @@
 use std::ffi::{c_char, c_void};
 
 pub mod export;
+pub mod model;
 
 /// The ABI version this crate describes. Bumped on any change to the structs or tables below.
-pub const ABI_VERSION: u32 = 1;
+/// Version 2 added the model table ([`model::ModelVTable`]).
+pub const ABI_VERSION: u32 = 2;
 
 /// The encoding of record batches returned by `poll`.
 pub const BATCH_ENCODING: &str = "agora-batch/1 (json lines)";
@@ -50,7 +53,7 @@ pub const STATUS_PANIC: u32 = 2;
 
 /// `PluginDeclaration::kind` of a data-source plugin.
 pub const KIND_SOURCE: u32 = 1;
-/// `PluginDeclaration::kind` of a model plugin (its table is defined by a later ABI revision).
+/// `PluginDeclaration::kind` of a model plugin (see [`model`]).
 pub const KIND_MODEL: u32 = 2;
 
 /// A byte range borrowed from the caller for the duration of one call.
@@ -197,7 +200,8 @@ pub struct SourceVTable {
     /// Opens the source. `config` is the plugin's `params` table as JSON; `checkpoint` is the last
     /// committed checkpoint or empty for a fresh start. Writes the handle to `out_handle`.
     pub open: unsafe extern "C" fn(config: ByteSlice, checkpoint: ByteSlice, out_handle: *mut *mut c_void) -> u32,
-    /// Reads up to `max_records` records after `checkpoint` into `out`.
+    /// Reads up to `max_records` records after `checkpoint` into `out`. A plugin may go past the
+    /// limit only to finish the records of one source line, which share a checkpoint.
     pub poll: unsafe extern "C" fn(handle: *mut c_void, max_records: u32, checkpoint: ByteSlice, out: *mut PollOutput) -> u32,
     /// Releases the handle. Never fails.
     pub close: unsafe extern "C" fn(handle: *mut c_void),
@@ -233,7 +237,7 @@ pub trait SourcePlugin: Sized + 'static {
     /// A message naming the bad parameter or the unreadable path.
     fn open(config: &[u8], checkpoint: &[u8]) -> Result<Self, String>;
 
-    /// Reads up to `max_records` records after `checkpoint`.
+    /// Reads up to `max_records` records after `checkpoint` (more only to finish one line's records).
     ///
     /// # Errors
     /// A message saying what could not be read; malformed records are not errors but error lines.

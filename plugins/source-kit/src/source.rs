@@ -24,8 +24,9 @@ const MAX_BATCH_RESERVE: usize = 32 * 1024 * 1024;
 /// What reading one record did.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Step {
-    /// Bytes were consumed (the reader's position is after them) and at most one line was added:
-    /// a record, an error line, or nothing for a header or blank lines. `terminated` is false
+    /// Bytes were consumed (the reader's position is after them) and the lines of what they held were
+    /// added: usually one record or error line; several when a format makes several records of
+    /// one line (they share its locator and checkpoint); none for a header or blank lines. `terminated` is false
     /// when the input ended before the record's terminator; in tail mode the kit then rolls the
     /// record back and retries it once more data has arrived.
     Consumed { terminated: bool },
@@ -48,7 +49,7 @@ pub trait RecordFormat: Sized + 'static {
     fn from_config(config: &[u8]) -> Result<(FileParams, Self), String>;
 
     /// Reads the next record of `file` from `reader` (positioned at the next unread byte) and
-    /// writes at most one line to `batch`, located with `file.at(<byte offset of the record>)`.
+    /// writes its lines (usually one) to `batch`, located with `file.at(<byte offset of the record>)`.
     ///
     /// # Errors
     /// I/O errors, naming the file. A malformed record is an error line, not an error.

@@ -103,10 +103,15 @@ pub fn drain_open<P: SourcePlugin>(plugin: &mut P, checkpoint: &[u8], max_record
     let mut out = Drained { checkpoint: checkpoint.to_vec(), ..Drained::default() };
     while out.polls < MAX_POLLS {
         let result = plugin.poll(max_records, &out.checkpoint)?;
-        if result.records > u64::from(max_records) {
+        let lines = parse_batch(&result)?;
+        // Only the records of one source line (sharing its locator) may run past the limit.
+        let limit = max_records as usize;
+        if lines.len() > limit
+            && lines[limit.saturating_sub(1)..].iter().any(|line| line.offset() != lines[limit.saturating_sub(1)].offset())
+        {
             return Err(format!("poll returned {} records, more than max_records = {max_records}", result.records));
         }
-        out.lines.extend(parse_batch(&result)?);
+        out.lines.extend(lines);
         out.checkpoint = result.checkpoint;
         out.progress = result.progress;
         out.polls += 1;

@@ -3,57 +3,29 @@
 //! with the 39-week holdout comparison. Each run is recorded in the store.
 
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::time::Instant;
 
 use agora_agents::analyst::load_index;
-use agora_agents::{Shutdown, WaitForCompletion};
 use agora_analytics::calendar::{day_of, day_start_ms, days_from_civil};
 use agora_analytics::clv::{holdout_counts, BgNbd, GammaGamma, NelderMead, ParetoNbd, SummaryOptions, Transaction, TransactionModel};
 use agora_core::config::{AgoraConfig, AnalyticsConfig};
-use agora_core::store::{EvalRun, Store};
-use anyhow::{bail, Context};
-use clap::Subcommand;
+use agora_core::store::Store;
+use anyhow::bail;
 use serde_json::json;
 
-use crate::app::{open_store, Node};
-
-/// The evaluations.
-#[derive(Subcommand, Debug)]
-pub enum EvalCommand {
-    /// Customer-lifetime-value models on CDNOW: parameters, likelihood, holdout accuracy.
-    Behaviour {
-        /// The data set's directory (e.g. ../shared/data/cdnow).
-        #[arg(long)]
-        data: PathBuf,
-        /// The data set: cdnow.
-        #[arg(long)]
-        dataset: String,
-        #[arg(long)]
-        json: bool,
-    },
-}
-
-impl EvalCommand {
-    /// Whether the command prints JSON.
-    pub fn json(&self) -> bool {
-        match self {
-            Self::Behaviour { json, .. } => *json,
-        }
-    }
-}
+use super::{ingest, plugin_dirs, record_run};
 
 /// Published CDNOW parameters (Fader, Hardie & Lee 2005; pymc-marketing's Pareto/NBD test).
 const PUBLISHED_BGNBD: [f64; 4] = [0.243, 4.414, 0.793, 2.426];
 const PUBLISHED_BGNBD_LL: f64 = -9582.4;
 const PUBLISHED_PARETO: [f64; 4] = [0.5534, 10.5802, 0.6061, 11.6562];
 
-/// Runs an evaluation and records it in the configured store.
+/// Runs `agora eval behaviour` and records it in the configured store.
 ///
 /// # Errors
 /// Unknown data set, unreadable data, a failed ingestion or fit.
-pub fn run(command: &EvalCommand, config: &AgoraConfig) -> anyhow::Result<()> {
-    let EvalCommand::Behaviour { data, dataset, json } = command;
+pub fn run(data: &Path, dataset: &str, json: bool, config: &AgoraConfig) -> anyhow::Result<()> {
     if dataset != "cdnow" {
         bail!("unknown dataset {dataset:?} for `eval behaviour`; valid: cdnow");
     }
@@ -64,7 +36,7 @@ pub fn run(command: &EvalCommand, config: &AgoraConfig) -> anyhow::Result<()> {
     let work = tempfile::Builder::new().prefix("agora-eval-cdnow").tempdir()?;
     let ingest_config = cdnow_config(&file, &work.path().join("store.sled"), config)?;
     let started = Instant::now();
-    let store = ingest(ingest_config.clone())?;
+    let store = ingest(ingest_config.clone(), "CDNOW")?;
     let ingest_seconds = started.elapsed().as_secs_f64();
     let results = evaluate(store.as_ref(), &config.analytics)?;
     let mut results = results;
@@ -72,20 +44,8 @@ pub fn run(command: &EvalCommand, config: &AgoraConfig) -> anyhow::Result<()> {
     results["records_ingested"] = json!(store.source_stats()?.get("cdnow").map(|stats| stats.accepted).unwrap_or(0));
     drop(store);
 
-    let recorded = open_store(config).and_then(|main| {
-        main.record_eval_run(&EvalRun {
-            kind: "behaviour".into(),
-            dataset: dataset.clone(),
-            at: agora_core::now_ms(),
-            config: serde_json::to_string(&ingest_config.sources)?,
-            results: results.to_string(),
-        })?;
-        Ok(())
-    });
-    if let Err(err) = &recorded {
-        eprintln!("warning: the run was not recorded: {err:#}");
-    }
-    if *json {
+    record_run(config, "behaviour", dataset, &serde_json::to_string(&ingest_config.sources)?, &results);
+    if json {
         println!("{results}");
     } else {
         print_table(&results);
@@ -95,10 +55,7 @@ pub fn run(command: &EvalCommand, config: &AgoraConfig) -> anyhow::Result<()> {
 
 /// The ingestion config: CDNOW's whitespace-separated sample as order lines.
 fn cdnow_config(file: &Path, store: &Path, base: &AgoraConfig) -> anyhow::Result<AgoraConfig> {
-    let mut dirs = base.plugins.dirs.clone();
-    if let Some(bin_dir) = std::env::current_exe().ok().and_then(|exe| exe.parent().map(Path::to_path_buf)) {
-        dirs.insert(0, bin_dir);
-    }
+    let dirs = plugin_dirs(base);
     let text = format!(
         r#"
         [store]
@@ -126,16 +83,6 @@ fn cdnow_config(file: &Path, store: &Path, base: &AgoraConfig) -> anyhow::Result
         file = file.display().to_string(),
     );
     Ok(AgoraConfig::from_toml_str(&text)?)
-}
-
-fn ingest(config: AgoraConfig) -> anyhow::Result<std::sync::Arc<dyn Store>> {
-    let system = actix::System::new();
-    system.block_on(async move {
-        let node = Node::start(config, true)?;
-        node.supervisor.send(WaitForCompletion).await?.map_err(anyhow::Error::msg).context("ingesting CDNOW")?;
-        node.supervisor.send(Shutdown).await??;
-        Ok(node.store.clone())
-    })
 }
 
 /// Fits the models on the 39-week calibration period and compares the 39-week holdout.

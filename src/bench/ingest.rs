@@ -9,45 +9,11 @@ use std::time::Instant;
 use agora_agents::{Shutdown, WaitForCompletion};
 use agora_core::config::AgoraConfig;
 use anyhow::{bail, Context};
-use clap::Subcommand;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
 use crate::app::Node;
 use crate::generate::{generate_shop, ShopSize};
-
-/// The benchmarks.
-#[derive(Subcommand, Debug)]
-pub enum BenchCommand {
-    /// Ingestion throughput beside raw sled and pandas, with peak memory at two input sizes.
-    Ingest {
-        /// Records to generate (catalogue + events + orders).
-        #[arg(long, default_value_t = 1_000_000)]
-        records: usize,
-        /// Skip the pandas comparison (it needs the project's Python venv).
-        #[arg(long)]
-        skip_pandas: bool,
-        #[arg(long)]
-        json: bool,
-    },
-    /// One measured path in this process (used by `bench ingest`; prints one JSON line).
-    #[command(hide = true)]
-    IngestPhase {
-        /// `pipeline` or `raw-sled`.
-        phase: String,
-        dir: PathBuf,
-    },
-}
-
-impl BenchCommand {
-    /// Whether the command prints JSON.
-    pub fn json(&self) -> bool {
-        match self {
-            Self::Ingest { json, .. } => *json,
-            Self::IngestPhase { .. } => true,
-        }
-    }
-}
 
 /// What one measured path reports.
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -58,30 +24,22 @@ pub struct PhaseResult {
     pub peak_rss_mib: f64,
 }
 
-/// Runs a benchmark command.
-///
-/// # Errors
-/// Anything that stops the benchmark from measuring honestly.
-pub fn run(command: &BenchCommand) -> anyhow::Result<()> {
-    match command {
-        BenchCommand::IngestPhase { phase, dir } => {
-            let result = match phase.as_str() {
-                "pipeline" => pipeline_phase(dir)?,
-                "raw-sled" => raw_sled_phase(dir)?,
-                other => bail!("unknown phase {other:?}; valid: pipeline, raw-sled"),
-            };
-            println!("{}", serde_json::to_string(&result)?);
-            Ok(())
-        }
-        BenchCommand::Ingest { records, skip_pandas, json } => ingest_bench(*records, *skip_pandas, *json),
-    }
+/// One measured path in this process (`bench ingest-phase`): prints one JSON line.
+pub fn phase(phase: &str, dir: &Path) -> anyhow::Result<()> {
+    let result = match phase {
+        "pipeline" => pipeline_phase(dir)?,
+        "raw-sled" => raw_sled_phase(dir)?,
+        other => bail!("unknown phase {other:?}; valid: pipeline, raw-sled"),
+    };
+    println!("{}", serde_json::to_string(&result)?);
+    Ok(())
 }
 
 fn shop_size(records: usize) -> ShopSize {
     ShopSize { items: (records / 20).max(50), events: records / 2, orders: records * 9 / 20, dirty_rate: 0.02 }
 }
 
-fn ingest_bench(records: usize, skip_pandas: bool, json: bool) -> anyhow::Result<()> {
+pub fn ingest_bench(records: usize, skip_pandas: bool, json: bool) -> anyhow::Result<()> {
     let work = tempfile::Builder::new().prefix("agora-bench-ingest").tempdir()?;
     let small_dir = work.path().join("small");
     let large_dir = work.path().join("large");

@@ -1,0 +1,77 @@
+//! `agora bench`: whole-system benchmarks that print a table beside their named peers.
+
+mod ingest;
+mod serve;
+
+use std::path::PathBuf;
+
+use agora_core::config::AgoraConfig;
+use clap::Subcommand;
+
+/// The benchmarks.
+#[derive(Subcommand, Debug)]
+pub enum BenchCommand {
+    /// Ingestion throughput beside raw sled and pandas, with peak memory at two input sizes.
+    Ingest {
+        /// Records to generate (catalogue + events + orders).
+        #[arg(long, default_value_t = 1_000_000)]
+        records: usize,
+        /// Skip the pandas comparison (it needs the project's Python venv).
+        #[arg(long)]
+        skip_pandas: bool,
+        #[arg(long)]
+        json: bool,
+    },
+    /// One measured path in this process (used by `bench ingest`; prints one JSON line).
+    #[command(hide = true)]
+    IngestPhase {
+        /// `pipeline` or `raw-sled`.
+        phase: String,
+        dir: PathBuf,
+    },
+    /// Recommendation latency and throughput over HTTP on loopback: an S3-Rec data set is
+    /// ingested and trained, then `agora serve`'s routes are loaded at a fixed rate and flat out.
+    Serve {
+        /// The S3-Rec directory (../shared/data/s3rec-amazon).
+        #[arg(long)]
+        data: PathBuf,
+        /// beauty, sports or lastfm.
+        #[arg(long, default_value = "beauty")]
+        dataset: String,
+        /// Requests per second of the fixed-rate run.
+        #[arg(long, default_value_t = 1000)]
+        rate: u32,
+        /// Length of each run, seconds (the fixed-rate run sends rate × seconds requests).
+        #[arg(long, default_value_t = 10)]
+        seconds: u64,
+        /// Concurrent keep-alive connections of the load generator.
+        #[arg(long, default_value_t = 8)]
+        connections: usize,
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+impl BenchCommand {
+    /// Whether the command prints JSON.
+    pub fn json(&self) -> bool {
+        match self {
+            Self::Ingest { json, .. } | Self::Serve { json, .. } => *json,
+            Self::IngestPhase { .. } => true,
+        }
+    }
+}
+
+/// Runs a benchmark command.
+///
+/// # Errors
+/// Anything that stops the benchmark from measuring honestly.
+pub fn run(command: &BenchCommand, config: &AgoraConfig) -> anyhow::Result<()> {
+    match command {
+        BenchCommand::IngestPhase { phase, dir } => ingest::phase(phase, dir),
+        BenchCommand::Ingest { records, skip_pandas, json } => ingest::ingest_bench(*records, *skip_pandas, *json),
+        BenchCommand::Serve { data, dataset, rate, seconds, connections, json } => {
+            serve::serve_bench(&serve::LoadPlan { rate: *rate, seconds: *seconds, connections: *connections }, data, dataset, *json, config)
+        }
+    }
+}

@@ -1,0 +1,108 @@
+//! `agora eval`: whole-system evaluations on public data sets. Each ingests its data through the
+//! normal pipeline into a scratch store, runs the same code that serves, prints a table beside the
+//! published numbers (or JSON), and records the run in the configured store.
+
+mod behaviour;
+pub(crate) mod recommend;
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use agora_agents::{Shutdown, WaitForCompletion};
+use agora_core::config::AgoraConfig;
+use agora_core::store::{EvalRun, Store};
+use anyhow::Context;
+use clap::Subcommand;
+
+use crate::app::{open_store, Node};
+
+/// The evaluations.
+#[derive(Subcommand, Debug)]
+pub enum EvalCommand {
+    /// Customer-lifetime-value models on CDNOW: parameters, likelihood, holdout accuracy.
+    Behaviour {
+        /// The data set's directory (e.g. ../shared/data/cdnow).
+        #[arg(long)]
+        data: PathBuf,
+        /// The data set: cdnow.
+        #[arg(long)]
+        dataset: String,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Recommenders on the S3-Rec files, leave-one-out: HR@{5,10,20}, NDCG@{5,10,20}, MRR beside
+    /// the published results.
+    Recommend {
+        /// The data set's directory (e.g. ../shared/data/s3rec-amazon).
+        #[arg(long)]
+        data: PathBuf,
+        /// beauty, sports or lastfm.
+        #[arg(long)]
+        dataset: String,
+        /// A component of recommend.components, `blend` (weights chosen on validation) or `all`.
+        #[arg(long, default_value = "all")]
+        model: String,
+        /// full (rank against every item) or sampled99 (against 99 sampled negatives).
+        #[arg(long, default_value = "full")]
+        protocol: String,
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+impl EvalCommand {
+    /// Whether the command prints JSON.
+    pub fn json(&self) -> bool {
+        match self {
+            Self::Behaviour { json, .. } | Self::Recommend { json, .. } => *json,
+        }
+    }
+}
+
+/// Runs an evaluation and records it in the configured store.
+///
+/// # Errors
+/// Unknown data set, unreadable data, a failed ingestion, fit or evaluation.
+pub fn run(command: &EvalCommand, config: &AgoraConfig) -> anyhow::Result<()> {
+    match command {
+        EvalCommand::Behaviour { data, dataset, json } => behaviour::run(data, dataset, *json, config),
+        EvalCommand::Recommend { data, dataset, model, protocol, json } => recommend::run(data, dataset, model, protocol, *json, config),
+    }
+}
+
+/// The configured plugin directories, with the running binary's own directory first.
+fn plugin_dirs(config: &AgoraConfig) -> Vec<PathBuf> {
+    let mut dirs = config.plugins.dirs.clone();
+    if let Some(bin_dir) = std::env::current_exe().ok().and_then(|exe| exe.parent().map(Path::to_path_buf)) {
+        dirs.insert(0, bin_dir);
+    }
+    dirs
+}
+
+/// Ingests every source of `config` once through the supervisor's pipeline and returns the store.
+fn ingest(config: AgoraConfig, what: &str) -> anyhow::Result<Arc<dyn Store>> {
+    let system = actix::System::new();
+    system.block_on(async move {
+        let node = Node::start(config, true)?;
+        node.supervisor.send(WaitForCompletion).await?.map_err(anyhow::Error::msg).with_context(|| format!("ingesting {what}"))?;
+        node.supervisor.send(Shutdown).await??;
+        Ok(node.store.clone())
+    })
+}
+
+/// Records a run in the configured store; a failure to record is a warning, not a failed eval.
+fn record_run(config: &AgoraConfig, kind: &str, dataset: &str, run_config: &str, results: &serde_json::Value) {
+    let recorded = open_store(config).and_then(|main| {
+        main.record_eval_run(&EvalRun {
+            kind: kind.into(),
+            dataset: dataset.into(),
+            at: agora_core::now_ms(),
+            config: run_config.into(),
+            results: results.to_string(),
+        })?;
+        Ok(())
+    });
+    if let Err(err) = &recorded {
+        eprintln!("warning: the run was not recorded: {err:#}");
+    }
+}
