@@ -1,4 +1,4 @@
-//! The command line: `agora ingest | serve | quality | plugins | generate | bench | digest`.
+//! The command line: `agora ingest | train | serve | quality | plugins | generate | eval | bench | digest`.
 //! Every command with `--json` prints one JSON object on the last line of stdout.
 
 use std::path::PathBuf;
@@ -35,6 +35,11 @@ enum Command {
         /// Stop when every source is caught up (otherwise follow sources until Ctrl-C).
         #[arg(long)]
         once: bool,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Train the recommendation models on the store and keep the snapshot `serve` starts from.
+    Train {
         #[arg(long)]
         json: bool,
     },
@@ -125,7 +130,7 @@ pub fn main() -> ExitCode {
 impl Cli {
     fn wants_json(&self) -> bool {
         match &self.command {
-            Command::Ingest { json, .. } | Command::Quality { json } | Command::Digest { json } => *json,
+            Command::Ingest { json, .. } | Command::Quality { json } | Command::Digest { json } | Command::Train { json } => *json,
             Command::Plugins { action: PluginsAction::List { json } } => *json,
             Command::Generate { what: GenerateWhat::Shop { json, .. } } => *json,
             Command::Bench { what } => what.json(),
@@ -142,6 +147,7 @@ impl Cli {
 fn run(cli: Cli) -> anyhow::Result<()> {
     match &cli.command {
         Command::Ingest { once, json } => ingest(cli.load_config()?, *once, *json),
+        Command::Train { json } => crate::train::run(&cli.load_config()?, *json),
         Command::Serve => serve(cli.load_config()?),
         Command::Quality { json } => {
             let config = cli.load_config()?;

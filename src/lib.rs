@@ -8,3 +8,4 @@ pub mod cli;
 pub mod eval;
 pub mod generate;
 pub mod http;
+pub mod train;

@@ -7,11 +7,14 @@ use std::time::{Duration, Instant};
 use actix_web::{test as web_test, App};
 use agora::app::Node;
 use agora_agents::Retrain;
-use agora_recommend::Dataset;
+use agora_core::plugin::PluginHost;
+use agora_recommend::fused::FusedModel;
+use agora_recommend::train::train;
+use agora_recommend::{Dataset, RecommendRequest};
 use serde_json::Value;
 
 use crate::cli::{agora, last_json};
-use crate::common::{root, wait_for_agent, TestShop};
+use crate::common::{ingest_once, plugin_dir, root, wait_for_agent, TestShop};
 
 /// GET `uri` from the test app: (status, JSON body).
 macro_rules! get {
@@ -197,4 +200,26 @@ fn lastfm_evaluation_through_the_ingestion_path_beats_popularity() {
     let runs = agora_core::store::Store::eval_runs(&store).unwrap();
     assert_eq!((runs[0].kind.as_str(), runs[0].dataset.as_str()), ("recommend", "LastFM"));
     assert!(runs[0].config.contains("\"components\""), "the run's config is stored with it");
+}
+
+#[actix_rt::test]
+async fn category_boosts_and_burials_reorder_what_is_served() {
+    let shop = TestShop::small(72);
+    let config = shop.config();
+    let node = ingest_once(config.clone()).await;
+    let dataset = Dataset::from_store(node.store.as_ref(), &config.recommend).unwrap();
+    let plugin = PluginHost::new(vec![plugin_dir()]).model("classic").unwrap();
+    let snapshot = train(&plugin, &config.recommend, &dataset, &mut |_, _, _| {}).unwrap();
+    let request = RecommendRequest { k: 10, category: None, exclude_seen: true };
+    let sports_share = |boost: Option<f64>| {
+        let mut recommend = config.recommend.clone();
+        recommend.category_boosts.extend(boost.map(|factor| ("Sports".to_string(), factor)));
+        let model = FusedModel::load(&plugin, snapshot.clone(), &recommend).unwrap();
+        let top = model.recommend(&[], &request).unwrap();
+        top.iter().filter(|item| model.catalog.in_category(model.catalog.item(&item.item_id).unwrap(), "Sports")).count()
+    };
+    let plain = sports_share(None);
+    assert!(plain > 0 && plain < 10, "the popular items mix categories: {plain} of 10 are Sports");
+    assert_eq!(sports_share(Some(1000.0)), 10, "a boost lifts Sports to the top");
+    assert_eq!(sports_share(Some(0.001)), 0, "a burial pushes Sports out of the top");
 }
