@@ -30,3 +30,10 @@ pub enum AgentError {
     #[error("agent {agent} panicked: {message}")]
     Panicked { agent: String, message: String },
 }
+
+impl AgentError {
+    /// Whether this is the store having nothing to learn from yet: expected at start, not a failure.
+    pub fn is_waiting_for_data(&self) -> bool {
+        matches!(self, Self::Recommend(agora_recommend::RecommendError::NoData(_)))
+    }
+}

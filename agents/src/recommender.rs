@@ -12,7 +12,7 @@ use std::time::Duration;
 use actix::{Actor, ActorFutureExt, Addr, AsyncContext, Context, Handler, Message, ResponseActFuture, WrapFuture};
 use agora_core::config::RecommendConfig;
 use agora_core::record::{EventKind, Record};
-use agora_recommend::{FusedModel, RecommendError};
+use agora_recommend::FusedModel;
 
 use crate::encoder::{Encode, Encoder};
 use crate::error::AgentError;
@@ -159,7 +159,7 @@ impl Recommender {
                     });
                 }
                 Err(err) => {
-                    let no_data = matches!(err, AgentError::Recommend(RecommendError::NoData(_)));
+                    let no_data = err.is_waiting_for_data();
                     recommender.state.update(|state| {
                         state.status = if no_data { AgentStatus::Idle } else { AgentStatus::Failed };
                         state.errors += u64::from(!no_data);

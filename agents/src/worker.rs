@@ -31,13 +31,18 @@ impl SharedState {
         change(&mut self.0.lock().expect("agent state lock poisoned"));
     }
 
-    /// Records the end of a job: idle on success, failed with the error counted otherwise.
+    /// Records the end of a job: idle on success (or when there was no data yet), failed with
+    /// the error counted otherwise.
     pub fn finish<T>(&self, result: &Result<T, AgentError>) {
         self.update(|state| {
             state.backlog = state.backlog.saturating_sub(1);
             state.progress = None;
             match result {
                 Ok(_) => state.status = AgentStatus::Idle,
+                Err(err) if err.is_waiting_for_data() => {
+                    state.status = AgentStatus::Idle;
+                    state.last_error = Some(err.to_string());
+                }
                 Err(err) => {
                     state.status = AgentStatus::Failed;
                     state.errors += 1;

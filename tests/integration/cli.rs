@@ -60,7 +60,10 @@ fn plugins_list_shows_each_plugin_and_refuses_the_wrong_abi() {
     assert!(csv["capabilities"].as_array().unwrap().iter().any(|c| c == "tail"));
     assert!(csv["file"].as_str().unwrap().ends_with(&format!("libagora_source_csv.{}", std::env::consts::DLL_EXTENSION)));
     let refused = listed["refused"].to_string();
-    assert!(refused.contains("999") && refused.contains("host ABI version 1"), "{refused}");
+    assert!(refused.contains("999") && refused.contains(&format!("host ABI version {}", agora_plugin_api::ABI_VERSION)), "{refused}");
+    let classic = listed["plugins"].as_array().unwrap().iter().find(|p| p["name"] == "classic").expect("the classic model plugin");
+    assert_eq!(classic["kind"], "model");
+    assert!(classic["capabilities"].as_array().unwrap().iter().any(|c| c == "rec.ease"), "{classic}");
     let table = agora(&["--config", config.path().to_str().unwrap(), "plugins", "list"]);
     let text = String::from_utf8_lossy(&table.stdout);
     assert!(text.contains("csv") && text.contains("file,dir,glob,tail"), "{text}");
