@@ -233,32 +233,14 @@ fn print_table(results: &serde_json::Value) {
     println!("blend weights chosen on validation: {}\n", results["weights"]);
     println!("| model | HR@5 | NDCG@5 | HR@10 | NDCG@10 | HR@20 | NDCG@20 | MRR | fit s |");
     println!("|---|---:|---:|---:|---:|---:|---:|---:|---:|");
+    let metrics = |values: &serde_json::Value| -> String {
+        ["hr5", "ndcg5", "hr10", "ndcg10", "hr20", "ndcg20", "mrr"].iter().map(|name| cell(&values[*name])).collect::<Vec<_>>().join(" | ")
+    };
     for row in results["rows"].as_array().into_iter().flatten() {
-        let m = &row["metrics"];
-        println!(
-            "| agora {} | {} | {} | {} | {} | {} | {} | {} | {} |",
-            row["model"].as_str().unwrap_or(""),
-            cell(&m["hr5"]),
-            cell(&m["ndcg5"]),
-            cell(&m["hr10"]),
-            cell(&m["ndcg10"]),
-            cell(&m["hr20"]),
-            cell(&m["ndcg20"]),
-            cell(&m["mrr"]),
-            row["fit_seconds"].as_f64().map_or("-".to_string(), |seconds| format!("{seconds:.1}")),
-        );
+        let fit = row["fit_seconds"].as_f64().map_or("-".to_string(), |seconds| format!("{seconds:.1}"));
+        println!("| agora {} | {} | {fit} |", row["model"].as_str().unwrap_or(""), metrics(&row["metrics"]));
     }
     for row in results["published"].as_array().into_iter().flatten() {
-        println!(
-            "| published {} | {} | {} | {} | {} | {} | {} | {} | |",
-            row["model"].as_str().unwrap_or(""),
-            cell(&row["hr5"]),
-            cell(&row["ndcg5"]),
-            cell(&row["hr10"]),
-            cell(&row["ndcg10"]),
-            cell(&row["hr20"]),
-            cell(&row["ndcg20"]),
-            cell(&row["mrr"]),
-        );
+        println!("| published {} | {} | |", row["model"].as_str().unwrap_or(""), metrics(row));
     }
 }

@@ -7,7 +7,7 @@ use actix_web::{test as web_test, App};
 use agora::app::Node;
 use serde_json::Value;
 
-use crate::cli::{agora, last_json};
+use crate::cli::{recorded_runs, run_eval};
 use crate::common::{root, wait_for_agent, TestShop};
 
 #[actix_rt::test]
@@ -76,22 +76,7 @@ fn cdnow_parameters_match_the_published_ones_through_the_ingestion_path() {
         eprintln!("skipped: {} is not here", data.display());
         return;
     }
-    let dir = tempfile::tempdir().unwrap();
-    let config = dir.path().join("agora.toml");
-    std::fs::write(&config, format!("[store]\npath = {:?}\n", dir.path().join("main.sled").display().to_string())).unwrap();
-    let output = agora(&[
-        "--config",
-        config.to_str().unwrap(),
-        "eval",
-        "behaviour",
-        "--data",
-        data.to_str().unwrap(),
-        "--dataset",
-        "cdnow",
-        "--json",
-    ]);
-    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
-    let results = last_json(&output);
+    let (results, dir) = run_eval("behaviour", &data, "cdnow", &[]);
     assert_eq!(results["customers"], 2357);
     assert_eq!(results["records_ingested"], 6919);
     let close = |got: &Value, want: f64| (got.as_f64().unwrap() - want).abs() / want < 0.005;
@@ -111,8 +96,7 @@ fn cdnow_parameters_match_the_published_ones_through_the_ingestion_path() {
     let (observed, expected) = (last["actual"].as_f64().unwrap(), last["bgnbd"].as_f64().unwrap());
     assert!((expected - observed).abs() / observed < 0.1, "week 78: {expected} vs {observed}");
     // The run is recorded in the configured store.
-    let store = agora_core::store::SledStore::open(&dir.path().join("main.sled"), 16).unwrap();
-    let runs = agora_core::store::Store::eval_runs(&store).unwrap();
+    let runs = recorded_runs(&dir);
     assert_eq!(runs.len(), 1);
     assert_eq!((runs[0].kind.as_str(), runs[0].dataset.as_str()), ("behaviour", "cdnow"));
 }

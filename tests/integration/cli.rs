@@ -10,6 +10,27 @@ pub fn agora(args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_agora")).args(args).env("RUST_LOG", "warn").output().expect("run agora")
 }
 
+/// Runs `agora eval <kind> --data <data> --dataset <dataset> <extra> --json` with a config whose
+/// store lies in a fresh directory; returns the results and that directory (the run is recorded
+/// in `main.sled` there).
+pub fn run_eval(kind: &str, data: &std::path::Path, dataset: &str, extra: &[&str]) -> (Value, tempfile::TempDir) {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("agora.toml");
+    std::fs::write(&config, format!("[store]\npath = {:?}\n", dir.path().join("main.sled").display().to_string())).unwrap();
+    let mut args = vec!["--config", config.to_str().unwrap(), "eval", kind, "--data", data.to_str().unwrap(), "--dataset", dataset];
+    args.extend_from_slice(extra);
+    args.push("--json");
+    let output = agora(&args);
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    (last_json(&output), dir)
+}
+
+/// The recorded evaluation runs of the store in `dir` (see [`run_eval`]).
+pub fn recorded_runs(dir: &tempfile::TempDir) -> Vec<agora_core::store::EvalRun> {
+    let store = agora_core::store::SledStore::open(&dir.path().join("main.sled"), 16).unwrap();
+    agora_core::store::Store::eval_runs(&store).unwrap()
+}
+
 /// The JSON object on the last line of stdout.
 pub fn last_json(output: &Output) -> Value {
     let stdout = String::from_utf8_lossy(&output.stdout);

@@ -13,7 +13,7 @@ use agora_recommend::train::train;
 use agora_recommend::{Dataset, RecommendRequest};
 use serde_json::Value;
 
-use crate::cli::{agora, last_json};
+use crate::cli::{recorded_runs, run_eval};
 use crate::common::{ingest_once, plugin_dir, root, wait_for_agent, TestShop};
 
 /// GET `uri` from the test app: (status, JSON body).
@@ -167,24 +167,7 @@ fn lastfm_evaluation_through_the_ingestion_path_beats_popularity() {
         eprintln!("skipped: {} is not here", data.display());
         return;
     }
-    let dir = tempfile::tempdir().unwrap();
-    let config = dir.path().join("agora.toml");
-    std::fs::write(&config, format!("[store]\npath = {:?}\n", dir.path().join("main.sled").display().to_string())).unwrap();
-    let output = agora(&[
-        "--config",
-        config.to_str().unwrap(),
-        "eval",
-        "recommend",
-        "--data",
-        data.to_str().unwrap(),
-        "--dataset",
-        "lastfm",
-        "--model",
-        "all",
-        "--json",
-    ]);
-    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
-    let results = last_json(&output);
+    let (results, dir) = run_eval("recommend", &data, "lastfm", &["--model", "all"]);
     assert_eq!(results["data"], "users=1090 items=3646 interactions=52551", "every line and item ingested: {results}");
     assert_eq!(results["test_users"], 1090);
     let metric = |model: &str, name: &str| -> f64 {
@@ -196,8 +179,7 @@ fn lastfm_evaluation_through_the_ingestion_path_beats_popularity() {
         assert!(metric("blend", name) > metric("popularity", name) * 1.5, "{name}: {results}");
         assert!(metric("blend", name) >= metric("ease", name), "{name}: the blend is no worse than its best part: {results}");
     }
-    let store = agora_core::store::SledStore::open(&dir.path().join("main.sled"), 16).unwrap();
-    let runs = agora_core::store::Store::eval_runs(&store).unwrap();
+    let runs = recorded_runs(&dir);
     assert_eq!((runs[0].kind.as_str(), runs[0].dataset.as_str()), ("recommend", "LastFM"));
     assert!(runs[0].config.contains("\"components\""), "the run's config is stored with it");
 }

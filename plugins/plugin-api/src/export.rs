@@ -202,6 +202,31 @@ pub fn last_error() -> OwnedBuffer {
     OwnedBuffer::from_vec(LAST_ERROR.with(|slot| slot.borrow().clone()).into_bytes())
 }
 
+/// The ABI-version and declaration symbols every plugin exports (used by the export macros).
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __export_declaration {
+    ($kind:expr, $name:expr, $version:expr, $capabilities:expr, $description:expr) => {
+        #[no_mangle]
+        pub extern "C" fn agora_plugin_abi_version() -> u32 {
+            $crate::ABI_VERSION
+        }
+
+        #[no_mangle]
+        pub extern "C" fn agora_plugin_declaration() -> *const $crate::PluginDeclaration {
+            static DECLARATION: $crate::PluginDeclaration = $crate::PluginDeclaration {
+                abi_version: $crate::ABI_VERSION,
+                kind: $kind,
+                name: concat!($name, "\0").as_ptr().cast(),
+                version: concat!($version, "\0").as_ptr().cast(),
+                capabilities: concat!($capabilities, "\0").as_ptr().cast(),
+                description: concat!($description, "\0").as_ptr().cast(),
+            };
+            &DECLARATION
+        }
+    };
+}
+
 /// Exports a [`SourcePlugin`] implementation as an Agora source plugin.
 ///
 /// ```ignore
@@ -222,23 +247,7 @@ macro_rules! export_source {
         capabilities: $capabilities:expr,
         description: $description:expr $(,)?
     ) => {
-        #[no_mangle]
-        pub extern "C" fn agora_plugin_abi_version() -> u32 {
-            $crate::ABI_VERSION
-        }
-
-        #[no_mangle]
-        pub extern "C" fn agora_plugin_declaration() -> *const $crate::PluginDeclaration {
-            static DECLARATION: $crate::PluginDeclaration = $crate::PluginDeclaration {
-                abi_version: $crate::ABI_VERSION,
-                kind: $crate::KIND_SOURCE,
-                name: concat!($name, "\0").as_ptr().cast(),
-                version: concat!($version, "\0").as_ptr().cast(),
-                capabilities: concat!($capabilities, "\0").as_ptr().cast(),
-                description: concat!($description, "\0").as_ptr().cast(),
-            };
-            &DECLARATION
-        }
+        $crate::__export_declaration!($crate::KIND_SOURCE, $name, $version, $capabilities, $description);
 
         #[no_mangle]
         pub extern "C" fn agora_source_vtable() -> *const $crate::SourceVTable {
@@ -304,23 +313,7 @@ macro_rules! export_model {
         tasks: $tasks:expr,
         description: $description:expr $(,)?
     ) => {
-        #[no_mangle]
-        pub extern "C" fn agora_plugin_abi_version() -> u32 {
-            $crate::ABI_VERSION
-        }
-
-        #[no_mangle]
-        pub extern "C" fn agora_plugin_declaration() -> *const $crate::PluginDeclaration {
-            static DECLARATION: $crate::PluginDeclaration = $crate::PluginDeclaration {
-                abi_version: $crate::ABI_VERSION,
-                kind: $crate::KIND_MODEL,
-                name: concat!($name, "\0").as_ptr().cast(),
-                version: concat!($version, "\0").as_ptr().cast(),
-                capabilities: concat!($tasks, "\0").as_ptr().cast(),
-                description: concat!($description, "\0").as_ptr().cast(),
-            };
-            &DECLARATION
-        }
+        $crate::__export_declaration!($crate::KIND_MODEL, $name, $version, $tasks, $description);
 
         #[no_mangle]
         pub extern "C" fn agora_model_vtable() -> *const $crate::model::ModelVTable {
