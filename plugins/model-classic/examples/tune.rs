@@ -32,7 +32,7 @@ use agora_plugin_api::model::{decode_f32s, Interactions, ModelPlugin};
 
 const TASKS: [&str; 6] = ["rec.popularity", "rec.itemknn", "rec.ease", "rec.als", "rec.transition", "rec.attributes"];
 /// Candidate weights of one blend component during coordinate ascent.
-const WEIGHT_GRID: [f32; 13] = [0.0, 0.02, 0.05, 0.1, 0.2, 0.3, 0.5, 0.75, 1.0, 1.5, 2.0, 3.0, 5.0];
+const WEIGHT_GRID: [f32; 15] = [0.0, 0.02, 0.05, 0.1, 0.2, 0.3, 0.5, 0.75, 1.0, 1.5, 2.0, 3.0, 5.0, 7.5, 10.0];
 const ASCENT_ROUNDS: usize = 2;
 /// `scores` calls timed per model.
 const LATENCY_CALLS: usize = 2000;

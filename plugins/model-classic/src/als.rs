@@ -8,13 +8,18 @@
 //! history in exactly, solving (YᵀY + λI + alpha Σ_h y_h y_hᵀ) x = (1 + alpha) Σ_h y_h over the
 //! distinct history items, and scores item j with y_j · x.
 //!
-//! Params: `factors` (default 64), `iterations` (15), `regularization` (λ, 0.05), `alpha` (10),
+//! Params: `factors` (default 64), `iterations` (15), `regularization` (λ, 10), `alpha` (40),
 //! `seed` (0); a seed gives the same factors on every run and any thread count.
 
+use std::ops::{Add, Mul};
 use std::thread;
 
 use agora_plugin_api::model::Interactions;
-use faer::MatRef;
+use faer::dyn_stack::{MemBuffer, MemStack};
+use faer::linalg::cholesky::llt::factor::{cholesky_in_place, cholesky_in_place_scratch, LltError};
+use faer::linalg::cholesky::llt::solve::{solve_in_place, solve_in_place_scratch};
+use faer::linalg::matmul::matmul;
+use faer::{Accum, Mat, MatMut, MatRef, Par};
 
 use crate::cooccurrence::Lists;
 use crate::params::{Params, Rule};
@@ -27,13 +32,12 @@ const TASK: &str = "rec.als";
 const CG_STEPS: usize = 3;
 
 pub(crate) struct Als {
-    factors: usize,
     alpha: f64,
     regularization: f64,
-    /// Row-major n_items × factors.
-    item_factors: Vec<f32>,
-    /// YᵀY + λI, row-major factors × factors (derived at load).
-    gram: Vec<f64>,
+    /// Y, n_items × factors (column-major: scoring is one matrix-vector product).
+    item_factors: Mat<f32>,
+    /// YᵀY + λI, factors × factors (derived at load).
+    gram: Mat<f64>,
     /// Each item factor's length, for cosine similarity (derived at load).
     norms: Vec<f32>,
 }
@@ -43,8 +47,8 @@ impl Als {
         params.only(TASK, &["factors", "iterations", "regularization", "alpha", "seed"])?;
         let factors = params.count("factors", 64, 1)? as usize;
         let iterations = params.count("iterations", 15, 1)?;
-        let regularization = params.number("regularization", 0.05, Rule::Positive)?;
-        let alpha = params.number("alpha", 10.0, Rule::NonNegative)?;
+        let regularization = params.number("regularization", 10.0, Rule::Positive)?;
+        let alpha = params.number("alpha", 40.0, Rule::NonNegative)?;
         let seed = params.count("seed", 0, 0)?;
         let user_items = Lists::user_items(data);
         let item_users = user_items.transpose(data.n_items as usize);
@@ -59,45 +63,66 @@ impl Als {
             problem.update(&mut items, &users, &item_users);
             progress(iteration, iterations);
         }
-        Ok(Als::new(factors, alpha, regularization, items.into_iter().map(|value| value as f32).collect()))
+        let item_factors = Mat::from_fn(item_users.len(), factors, |item, factor| items[item * factors + factor] as f32);
+        Ok(Als::new(alpha, regularization, item_factors))
     }
 
     pub(crate) fn decode(reader: &mut Reader) -> Result<Als, String> {
         let factors = reader.u32()? as usize;
         let (alpha, regularization) = (reader.f64()?, reader.f64()?);
-        let item_factors = reader.f32s()?;
-        ensure(factors > 0 && item_factors.len() % factors == 0, "ALS item factors do not fill whole rows")?;
+        let values = reader.f32s()?;
+        ensure(factors > 0 && values.len() % factors == 0, "ALS item factors do not fill whole rows")?;
         ensure(alpha >= 0.0 && regularization > 0.0, "ALS alpha or regularization out of range")?;
-        Ok(Als::new(factors, alpha, regularization, item_factors))
+        ensure(values.iter().all(|value| value.is_finite()), "ALS item factors are not finite")?;
+        let n_items = values.len() / factors;
+        Ok(Als::new(alpha, regularization, Mat::from_fn(n_items, factors, |item, factor| values[factor * n_items + item])))
     }
 
-    fn new(factors: usize, alpha: f64, regularization: f64, item_factors: Vec<f32>) -> Als {
-        let n_items = item_factors.len() / factors;
-        let wide: Vec<f64> = item_factors.iter().map(|&value| value as f64).collect();
-        let gram = gram(&wide, n_items, factors, regularization);
-        let norms = item_factors.chunks_exact(factors).map(|row| dot(row, row).sqrt()).collect();
-        Als { factors, alpha, regularization, item_factors, gram, norms }
-    }
-
-    fn item(&self, item: u32) -> &[f32] {
-        &self.item_factors[item as usize * self.factors..(item as usize + 1) * self.factors]
-    }
-
-    /// The user vector of a history: the exact least-squares solution against the item factors.
-    fn fold_in(&self, history: &[u32]) -> Vec<f32> {
-        let f = self.factors;
-        let mut matrix = self.gram.clone();
-        let mut rhs = vec![0f64; f];
-        for item in distinct(history) {
-            let y = self.item(item);
-            for (row, &y_row) in y.iter().enumerate() {
-                rhs[row] += (1.0 + self.alpha) * y_row as f64;
-                let scaled = self.alpha * y_row as f64;
-                matrix[row * f..(row + 1) * f].iter_mut().zip(y).for_each(|(entry, &y_col)| *entry += scaled * y_col as f64);
-            }
+    fn new(alpha: f64, regularization: f64, item_factors: Mat<f32>) -> Als {
+        let wide = Mat::from_fn(item_factors.nrows(), item_factors.ncols(), |item, factor| item_factors[(item, factor)] as f64);
+        let gram = gram(wide.as_ref(), regularization);
+        let mut norms = vec![0f32; item_factors.nrows()];
+        for factor in 0..item_factors.ncols() {
+            norms.iter_mut().zip(item_factors.col_as_slice(factor)).for_each(|(norm, value)| *norm += value * value);
         }
-        solve_spd(&mut matrix, &mut rhs, f);
-        rhs.into_iter().map(|value| value as f32).collect()
+        norms.iter_mut().for_each(|norm| *norm = norm.sqrt());
+        Als { alpha, regularization, item_factors, gram, norms }
+    }
+
+    fn factors(&self) -> usize {
+        self.item_factors.ncols()
+    }
+
+    fn item(&self, item: u32) -> Vec<f32> {
+        self.item_factors.row(item as usize).iter().copied().collect()
+    }
+
+    /// Y v: one score per item.
+    fn product(&self, vector: &[f32]) -> Vec<f32> {
+        let mut out = vec![0f32; self.n_items()];
+        matmul(
+            MatMut::from_column_major_slice_mut(&mut out, self.n_items(), 1),
+            Accum::Replace,
+            self.item_factors.as_ref(),
+            MatRef::from_column_major_slice(vector, self.factors(), 1),
+            1.0,
+            Par::Seq,
+        );
+        out
+    }
+
+    /// The user vector of a history: the exact least-squares solution against the item factors
+    /// (zero should the system be numerically singular).
+    fn fold_in(&self, history: &[u32]) -> Vec<f32> {
+        let items = distinct(history);
+        let observed = Mat::from_fn(items.len(), self.factors(), |row, factor| self.item_factors[(items[row] as usize, factor)] as f64);
+        let mut system = self.gram.clone();
+        matmul(system.as_mut(), Accum::Add, observed.transpose(), observed.as_ref(), self.alpha, Par::Seq);
+        let mut user = Mat::from_fn(self.factors(), 1, |factor, _| (1.0 + self.alpha) * observed.col(factor).iter().sum::<f64>());
+        if solve_spd(system, user.as_mut()).is_err() {
+            return vec![0.0; self.factors()];
+        }
+        user.col_as_slice(0).iter().map(|&value| value as f32).collect()
     }
 }
 
@@ -114,7 +139,7 @@ impl Problem {
     /// only on its own data, so the result does not depend on the split.
     fn update(&self, targets: &mut [f64], fixed: &[f64], observed: &Lists) {
         let f = self.factors;
-        let gram = gram(fixed, fixed.len() / f, f, self.regularization);
+        let gram = gram(MatRef::from_row_major_slice(fixed, fixed.len() / f, f), self.regularization);
         let threads = thread::available_parallelism().map_or(1, |count| count.get());
         let rows_per_thread = observed.len().div_ceil(threads).max(1);
         thread::scope(|scope| {
@@ -131,15 +156,15 @@ impl Problem {
 
     /// A few conjugate-gradient steps on A x = b, with A = gram + alpha Σ_i y_i y_iᵀ and
     /// b = (1 + alpha) Σ_i y_i over the observed rows i of `fixed`.
-    fn conjugate_gradient(&self, x: &mut [f64], gram: &[f64], fixed: &[f64], observed: &[u32]) {
+    fn conjugate_gradient(&self, x: &mut [f64], gram: &Mat<f64>, fixed: &[f64], observed: &[u32]) {
         let f = self.factors;
         let y = |i: u32| &fixed[i as usize * f..(i as usize + 1) * f];
         let apply = |v: &[f64], out: &mut [f64]| {
             for (row, out) in out.iter_mut().enumerate() {
-                *out = gram[row * f..(row + 1) * f].iter().zip(v).map(|(g, v)| g * v).sum();
+                *out = dot(gram.col_as_slice(row), v);
             }
             for &i in observed {
-                let weight = self.alpha * y(i).iter().zip(v).map(|(a, b)| a * b).sum::<f64>();
+                let weight = self.alpha * dot(y(i), v);
                 out.iter_mut().zip(y(i)).for_each(|(out, y)| *out += weight * y);
             }
         };
@@ -151,71 +176,52 @@ impl Problem {
         }
         let mut direction = residual.clone();
         let mut applied = vec![0.0; f];
-        let mut norm = residual.iter().map(|r| r * r).sum::<f64>();
+        let mut norm = dot(&residual, &residual);
         for _ in 0..CG_STEPS {
             if norm < 1e-20 {
                 break;
             }
             apply(&direction, &mut applied);
-            let step = norm / direction.iter().zip(&applied).map(|(d, a)| d * a).sum::<f64>();
+            let step = norm / dot(&direction, &applied);
             x.iter_mut().zip(&direction).for_each(|(x, d)| *x += step * d);
             residual.iter_mut().zip(&applied).for_each(|(r, a)| *r -= step * a);
-            let next = residual.iter().map(|r| r * r).sum::<f64>();
+            let next = dot(&residual, &residual);
             direction.iter_mut().zip(&residual).for_each(|(d, r)| *d = r + next / norm * *d);
             norm = next;
         }
     }
 }
 
-/// YᵀY + λI for row-major `rows` × `factors` factors, row-major.
-fn gram(factors_matrix: &[f64], rows: usize, factors: usize, regularization: f64) -> Vec<f64> {
-    let y = MatRef::from_row_major_slice(factors_matrix, rows, factors);
-    let product = y.transpose() * y;
-    let mut gram = vec![0.0; factors * factors];
-    for row in 0..factors {
-        for col in 0..factors {
-            gram[row * factors + col] = product[(row, col)] + if row == col { regularization } else { 0.0 };
-        }
-    }
+/// YᵀY + λI.
+fn gram(factors: MatRef<f64>, regularization: f64) -> Mat<f64> {
+    let mut gram = factors.transpose() * factors;
+    (0..gram.nrows()).for_each(|at| gram[(at, at)] += regularization);
     gram
 }
 
-/// Solves A x = b in place (x written over `rhs`) for a symmetric positive definite row-major
-/// n × n `matrix`, which is overwritten by its Cholesky factor.
-fn solve_spd(matrix: &mut [f64], rhs: &mut [f64], n: usize) {
-    for j in 0..n {
-        for i in j..n {
-            let (upper, lower) = matrix.split_at_mut(i * n);
-            let row_j = if i == j { &lower[..j] } else { &upper[j * n..j * n + j] };
-            let sum: f64 = lower[..j].iter().zip(row_j).map(|(a, b)| a * b).sum();
-            if i == j {
-                lower[j] = (lower[j] - sum).sqrt();
-            } else {
-                lower[j] = (lower[j] - sum) / upper[j * n + j];
-            }
-        }
-    }
-    for i in 0..n {
-        let sum: f64 = matrix[i * n..i * n + i].iter().zip(&rhs[..i]).map(|(a, b)| a * b).sum();
-        rhs[i] = (rhs[i] - sum) / matrix[i * n + i];
-    }
-    for i in (0..n).rev() {
-        let sum: f64 = (i + 1..n).map(|k| matrix[k * n + i] * rhs[k]).sum();
-        rhs[i] = (rhs[i] - sum) / matrix[i * n + i];
-    }
+/// Solves A x = b in place (x written over `rhs`) for a symmetric positive definite `matrix`,
+/// on the calling thread.
+fn solve_spd(mut matrix: Mat<f64>, rhs: MatMut<f64>) -> Result<(), LltError> {
+    let n = matrix.nrows();
+    let scratch =
+        cholesky_in_place_scratch::<f64>(n, Par::Seq, Default::default()).or(solve_in_place_scratch::<f64>(n, rhs.ncols(), Par::Seq));
+    let mut scratch = MemBuffer::new(scratch);
+    cholesky_in_place(matrix.as_mut(), Default::default(), Par::Seq, MemStack::new(&mut scratch), Default::default())?;
+    solve_in_place(matrix.as_ref(), rhs, Par::Seq, MemStack::new(&mut scratch));
+    Ok(())
 }
 
 /// A dot product the compiler can vectorise (eight independent partial sums).
-fn dot(a: &[f32], b: &[f32]) -> f32 {
-    let mut partial = [0f32; 8];
+fn dot<T: Copy + Default + Add<Output = T> + Mul<Output = T>>(a: &[T], b: &[T]) -> T {
+    let mut partial = [T::default(); 8];
     let (a_chunks, b_chunks) = (a.chunks_exact(8), b.chunks_exact(8));
-    let tail: f32 = a_chunks.remainder().iter().zip(b_chunks.remainder()).map(|(x, y)| x * y).sum();
+    let tail = a_chunks.remainder().iter().zip(b_chunks.remainder()).fold(T::default(), |sum, (&x, &y)| sum + x * y);
     for (x, y) in a_chunks.zip(b_chunks) {
         for lane in 0..8 {
-            partial[lane] += x[lane] * y[lane];
+            partial[lane] = partial[lane] + x[lane] * y[lane];
         }
     }
-    partial.iter().sum::<f32>() + tail
+    partial.into_iter().fold(tail, |sum, value| sum + value)
 }
 
 /// SplitMix64, the deterministic generator of the initial factors.
@@ -234,37 +240,36 @@ impl SplitMix {
 
 impl Recommender for Als {
     fn n_items(&self) -> usize {
-        self.norms.len()
+        self.item_factors.nrows()
     }
 
     fn scores(&self, history: &[u32]) -> Vec<f32> {
         if history.is_empty() {
             return vec![0.0; self.n_items()];
         }
-        let user = self.fold_in(history);
-        self.item_factors.chunks_exact(self.factors).map(|y| dot(y, &user)).collect()
+        self.product(&self.fold_in(history))
     }
 
     fn because(&self, history: &[u32], item: u32) -> Option<u32> {
-        strongest(history, |_, seen| dot(self.item(seen), self.item(item)))
+        let target = self.item(item);
+        strongest(history, |_, seen| dot(&self.item(seen), &target))
     }
 
     fn similar(&self, item: u32, k: usize) -> Result<Vec<(u32, f32)>, String> {
-        let (y, norm) = (self.item(item), self.norms[item as usize]);
-        let cosines: Vec<f32> = self
-            .item_factors
-            .chunks_exact(self.factors)
-            .zip(&self.norms)
-            .map(|(other, &other_norm)| if norm > 0.0 && other_norm > 0.0 { dot(y, other) / (norm * other_norm) } else { 0.0 })
-            .collect();
+        let norm = self.norms[item as usize];
+        let mut cosines = self.product(&self.item(item));
+        for (cosine, &other_norm) in cosines.iter_mut().zip(&self.norms) {
+            *cosine = if norm > 0.0 && other_norm > 0.0 { *cosine / (norm * other_norm) } else { 0.0 };
+        }
         Ok(best_of_dense(&cosines, k, item))
     }
 
     fn encode(&self, out: &mut Writer) {
-        out.u32(self.factors as u32);
+        out.u32(self.factors() as u32);
         out.f64(self.alpha);
         out.f64(self.regularization);
-        out.f32s(&self.item_factors);
+        let columns: Vec<f32> = (0..self.factors()).flat_map(|factor| self.item_factors.col_as_slice(factor).iter().copied()).collect();
+        out.f32s(&columns);
     }
 }
 
@@ -275,14 +280,12 @@ mod tests {
 
     #[test]
     fn cholesky_solves_a_small_system() {
-        let mut matrix = vec![4.0, 2.0, 0.4, 2.0, 5.0, 1.0, 0.4, 1.0, 3.0];
-        let mut rhs = vec![1.0, 2.0, 3.0];
-        let original = matrix.clone();
-        solve_spd(&mut matrix, &mut rhs, 3);
-        for row in 0..3 {
-            let value: f64 = (0..3).map(|col| original[row * 3 + col] * rhs[col]).sum();
-            assert!((value - [1.0, 2.0, 3.0][row]).abs() < 1e-12);
-        }
+        let matrix = Mat::from_fn(3, 3, |row, col| [[4.0, 2.0, 0.4], [2.0, 5.0, 1.0], [0.4, 1.0, 3.0]][row][col]);
+        let mut rhs = Mat::from_fn(3, 1, |row, _| [1.0, 2.0, 3.0][row]);
+        solve_spd(matrix.clone(), rhs.as_mut()).unwrap();
+        let product = &matrix * &rhs;
+        (0..3).for_each(|row| assert!((product[(row, 0)] - [1.0, 2.0, 3.0][row]).abs() < 1e-12));
+        assert!(solve_spd(Mat::from_fn(1, 1, |_, _| -1.0), rhs.as_mut().subrows_mut(0, 1)).is_err());
     }
 
     #[test]

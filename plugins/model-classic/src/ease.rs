@@ -6,9 +6,9 @@
 //! Beauty gives the same metrics as f64 in half the time and memory. A history scores item j
 //! with Σ over its distinct items h of B[h, j].
 //!
-//! Params: `lambda` (default 50), `keep_per_item` (default 1000; 0 keeps the dense B, n² f32,
-//! otherwise each row keeps its largest |B[h, j]|, which shrinks the snapshot with no measurable
-//! loss in accuracy).
+//! Params: `lambda` (default 50), `keep_per_item` (default 500): each row of B keeps only its
+//! largest |B[h, j]|, stored sparse; 0 keeps the dense B (n² f32: 586 MB for 12,101 items). On
+//! Amazon Beauty 500 per row matches the dense model's accuracy with a 48 MB snapshot.
 
 use agora_plugin_api::model::Interactions;
 use faer::dyn_stack::{MemBuffer, MemStack};
@@ -24,6 +24,8 @@ use crate::sparse::{best, best_of_dense, SparseRows};
 use crate::{distinct, strongest, Recommender};
 
 const TASK: &str = "rec.ease";
+/// Largest catalogue fitted: the two n × n f32 matrices take 12.8 GB at this size.
+const MAX_ITEMS: usize = 40_000;
 const DENSE: u32 = 0;
 const SPARSE: u32 = 1;
 
@@ -41,8 +43,11 @@ impl Ease {
     pub(crate) fn fit(data: &Interactions, params: &Params, progress: &mut dyn FnMut(u64, u64)) -> Result<Ease, String> {
         params.only(TASK, &["lambda", "keep_per_item"])?;
         let lambda = params.number("lambda", 50.0, Rule::Positive)?;
-        let keep = params.count("keep_per_item", 1000, 0)? as usize;
+        let keep = params.count("keep_per_item", 500, 0)? as usize;
         let n = data.n_items as usize;
+        if n > MAX_ITEMS {
+            return Err(format!("{TASK} fits at most {MAX_ITEMS} items (dense n × n algebra), got {n}; use rec.itemknn"));
+        }
         progress(0, 3);
         let mut gram = Mat::<f32>::zeros(n, n);
         cooccurrence::for_each_row(&Lists::user_items(data), n, |item, row| {
@@ -231,5 +236,6 @@ mod tests {
         let data = interactions(2, &[&[0, 1]]);
         assert!(fit("rec.ease", &data, r#"{"lambda": -1}"#).unwrap_err().contains("`lambda` must be a number > 0, got -1"));
         assert!(fit("rec.ease", &data, r#"{"l2": 1}"#).unwrap_err().contains("unknown param `l2`"));
+        assert!(fit("rec.ease", &interactions(40_001, &[]), "{}").unwrap_err().contains("at most 40000 items"));
     }
 }

@@ -4,7 +4,7 @@
 //! items and n_i the users holding i; each item keeps its `k_neighbours` most similar items.
 //! A history scores item j with Σ over its distinct items h of sim(h, j).
 //!
-//! Params: `k_neighbours` (default 100), `shrink` (default 10).
+//! Params: `k_neighbours` (default 100), `shrink` (default 50).
 
 use agora_plugin_api::model::Interactions;
 
@@ -25,7 +25,7 @@ impl ItemKnn {
     pub(crate) fn fit(data: &Interactions, params: &Params) -> Result<ItemKnn, String> {
         params.only(TASK, &["k_neighbours", "shrink"])?;
         let k = params.count("k_neighbours", 100, 1)? as usize;
-        let shrink = params.number("shrink", 10.0, Rule::NonNegative)?;
+        let shrink = params.number("shrink", 50.0, Rule::NonNegative)?;
         let n_items = data.n_items as usize;
         let user_items = Lists::user_items(data);
         let item_users = user_items.transpose(n_items);

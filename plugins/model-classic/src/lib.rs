@@ -11,7 +11,11 @@
 //!
 //! Each module's doc lists its params; the defaults (what `{}` gets) were chosen on the Amazon
 //! Beauty leave-one-out validation split with `examples/tune.rs`. Snapshots are a small header
-//! (see [`snapshot`]) followed by the model's little-endian data.
+//! (magic, format version, task name) followed by the model's little-endian data.
+//!
+//! The score scales differ from model to model; when blending, z-scoring each model's vector
+//! over the unmasked items worked best on Beauty (ahead of dividing by the maximum, and of raw
+//! scores).
 
 mod als;
 mod attributes;

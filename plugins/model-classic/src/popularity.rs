@@ -26,7 +26,7 @@ impl Popularity {
         let mut counts = vec![0f64; data.n_items as usize];
         for (&item, &time) in data.items.iter().zip(&data.timestamps) {
             counts[item as usize] += match half_life_days {
-                Some(days) if timed => 0.5f64.powf((latest - time) as f64 / (days * SECONDS_PER_DAY)),
+                Some(days) if timed => 0.5f64.powf(latest.saturating_sub(time) as f64 / (days * SECONDS_PER_DAY)),
                 _ => 1.0,
             };
         }

@@ -4,7 +4,7 @@
 //! sequence. A history h_1..h_n scores item j with Σ_t decay^(n − t) T[h_t, j]: the last item has
 //! weight 1, each older one `decay` times less (decay 0 = the last item alone).
 //!
-//! Params: `decay` (default 0.3), `smoothing` (default 1).
+//! Params: `decay` (default 0.5), `smoothing` (default 20).
 
 use agora_plugin_api::model::Interactions;
 
@@ -26,8 +26,8 @@ pub(crate) struct Transition {
 impl Transition {
     pub(crate) fn fit(data: &Interactions, params: &Params) -> Result<Transition, String> {
         params.only(TASK, &["decay", "smoothing"])?;
-        let decay = params.number("decay", 0.3, Rule::Fraction)? as f32;
-        let smoothing = params.number("smoothing", 1.0, Rule::NonNegative)?;
+        let decay = params.number("decay", 0.5, Rule::Fraction)? as f32;
+        let smoothing = params.number("smoothing", 20.0, Rule::NonNegative)?;
         let mut next: Vec<Vec<(u32, f32)>> = vec![Vec::new(); data.n_items as usize];
         for user in 0..data.n_users() {
             for pair in data.sequence(user).windows(2) {
