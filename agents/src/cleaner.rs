@@ -174,7 +174,9 @@ impl Cleaner {
         let mut stats = self.stats.clone();
         let now = agora_core::now_ms();
         let cleaned = self.rules.clean_batch(&msg.batch, &mut stats, now);
-        // Duplicates are forwarded too; the Recommend agent tolerates a repeated interaction.
+        // The store does not say which records were duplicates, so all are forwarded: a replayed
+        // interaction lands in the user's live history once more (back-to-back repeats collapse)
+        // until the next retraining rebuilds histories from the store.
         let interactions = self
             .interactions
             .as_ref()
