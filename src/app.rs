@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use actix::Addr;
 use agora_agents::supervisor::{Pipeline, RecommendAgents};
-use agora_agents::{Analyst, GetPipelineState, PipelineState, Supervisor};
+use agora_agents::{Analyst, Forecaster, ForecasterHandle, GetPipelineState, PipelineState, Supervisor};
 use agora_core::config::AgoraConfig;
 use agora_core::plugin::PluginHost;
 use agora_core::quality::QualityReport;
@@ -23,6 +23,9 @@ pub struct Node {
     pub analyst: Option<Addr<Analyst>>,
     /// The recommendation agents (not started by `--once` runs or with `recommend.enabled = false`).
     pub recommend: Option<RecommendAgents>,
+    /// The Forecast agent and the forecasts it serves (not started by `--once` runs or with
+    /// `forecast.enabled = false`).
+    pub forecast: Option<(Addr<Forecaster>, ForecasterHandle)>,
 }
 
 impl Node {
@@ -34,8 +37,8 @@ impl Node {
         let store: Arc<dyn Store> = Arc::new(open_store(&config)?);
         let host = Arc::new(PluginHost::new(config.plugins.dirs.clone()));
         let config = Arc::new(config);
-        let Pipeline { supervisor, analyst, recommend } = Supervisor::start(config.clone(), store.clone(), host.clone(), once)?;
-        Ok(Self { config, store, host, supervisor, analyst, recommend })
+        let Pipeline { supervisor, analyst, recommend, forecast } = Supervisor::start(config.clone(), store.clone(), host.clone(), once)?;
+        Ok(Self { config, store, host, supervisor, analyst, recommend, forecast })
     }
 
     /// Every agent's state.

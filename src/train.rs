@@ -1,28 +1,55 @@
-//! `agora train`: fits the recommendation models on everything in the store, with a progress bar
-//! per stage, stores the snapshot the Recommend agent serves, and prints the validation table.
+//! `agora train`: fits the recommendation models on everything in the store and forecasts its
+//! sales, with a progress bar per stage, stores what the Recommend and Forecast agents serve, and
+//! prints the recommenders' validation table and the forecasts' summary.
 
+use agora_agents::forecaster::refresh;
 use agora_agents::fuser::RECOMMENDER_MODEL;
+use agora_analytics::calendar::date_label;
 use agora_core::config::AgoraConfig;
 use agora_core::plugin::PluginHost;
 use agora_core::store::{encode, Store};
 use agora_recommend::train::train;
 use agora_recommend::Dataset;
+use agora_sales::{ForecastSet, Metric, Scope};
 use indicatif::{ProgressBar, ProgressStyle};
 
 use crate::app::open_store;
 
-/// Trains, stores and reports.
+/// Trains, forecasts, stores and reports (each part only when enabled in the config).
 ///
 /// # Errors
-/// No interactions in the store, a missing model plugin, a failed fit.
+/// No interactions or sales in the store, a missing model plugin, a failed fit.
 pub fn run(config: &AgoraConfig, json: bool) -> anyhow::Result<()> {
     let store = open_store(config)?;
-    let dataset = Dataset::from_store(&store, &config.recommend)?;
-    let plugin = PluginHost::new(config.plugins.dirs.clone()).model(&config.recommend.plugin)?;
+    let host = PluginHost::new(config.plugins.dirs.clone());
+    let mut report = serde_json::Map::new();
+    if config.recommend.enabled {
+        report.insert("recommender".into(), train_recommender(config, &store, &host, json)?);
+    }
+    if config.forecast.enabled {
+        let mut progress = progress_bars(json);
+        let set = refresh(&store, &host, &config.forecast, None, &mut progress)?.expect("a forced refresh always forecasts");
+        drop(progress);
+        if !json {
+            print_forecasts(&set);
+        }
+        report.insert(
+            "forecasts".into(),
+            serde_json::json!({ "data_version": set.data_version, "models": set.models.values().collect::<Vec<_>>() }),
+        );
+    }
+    if json {
+        println!("{}", serde_json::Value::Object(report));
+    }
+    Ok(())
+}
+
+/// A progress callback that draws one bar per stage (nothing with `quiet`).
+fn progress_bars(quiet: bool) -> impl FnMut(&str, u64, u64) {
     let style = ProgressStyle::with_template("{prefix:>22} [{bar:30}] {pos}/{len}").expect("valid template").progress_chars("=> ");
     let mut current: Option<(String, ProgressBar)> = None;
-    let mut progress = |stage: &str, done: u64, total: u64| {
-        if json {
+    move |stage: &str, done: u64, total: u64| {
+        if quiet {
             return;
         }
         if current.as_ref().is_none_or(|(name, _)| name != stage) {
@@ -34,26 +61,64 @@ pub fn run(config: &AgoraConfig, json: bool) -> anyhow::Result<()> {
         if let Some((_, bar)) = &current {
             bar.set_length(total);
             bar.set_position(done);
+            if done >= total {
+                bar.finish();
+            }
         }
-    };
-    let snapshot = train(&plugin, &config.recommend, &dataset, &mut progress)?;
-    if let Some((_, bar)) = current.take() {
-        bar.finish();
     }
+}
+
+fn train_recommender(config: &AgoraConfig, store: &dyn Store, host: &PluginHost, json: bool) -> anyhow::Result<serde_json::Value> {
+    let dataset = Dataset::from_store(store, &config.recommend)?;
+    let plugin = host.model(&config.recommend.plugin)?;
+    let snapshot = train(&plugin, &config.recommend, &dataset, &mut progress_bars(json))?;
     store.save_model(RECOMMENDER_MODEL, &encode(&snapshot)?)?;
     let info = &snapshot.info;
     if json {
-        println!("{}", serde_json::to_string(info)?);
-        return Ok(());
+        return Ok(serde_json::to_value(info)?);
     }
-    println!("\ntrained on {} and stored as {RECOMMENDER_MODEL:?}; validation = each user's second-last item, full ranking\n", info.data_version);
+    println!(
+        "\ntrained on {} and stored as {RECOMMENDER_MODEL:?}; validation = each user's second-last item, full ranking\n",
+        info.data_version
+    );
     println!("| component | weight | HR@10 | NDCG@10 | fit s |");
     println!("|---|---:|---:|---:|---:|");
     for (name, weight) in &info.weights {
         let metrics = &info.validation[name];
-        println!("| {name} | {weight:.2} | {:.4} | {:.4} | {:.2} |", metrics.hr10, metrics.ndcg10, info.fit_seconds.get(name).copied().unwrap_or(0.0));
+        println!(
+            "| {name} | {weight:.2} | {:.4} | {:.4} | {:.2} |",
+            metrics.hr10,
+            metrics.ndcg10,
+            info.fit_seconds.get(name).copied().unwrap_or(0.0)
+        );
     }
     let blend = &info.validation["blend"];
     println!("| blend | | {:.4} | {:.4} | |", blend.hr10, blend.ndcg10);
-    Ok(())
+    Ok(serde_json::to_value(info)?)
+}
+
+fn print_forecasts(set: &ForecastSet) {
+    println!("\nforecast {} series from sales version {} and stored them as \"forecasts\"\n", set.forecasts.len(), set.data_version);
+    println!("| granularity | task | modelled series | fit + forecast s | shop units, next period | model |");
+    println!("|---|---|---:|---:|---:|---|");
+    for (granularity, model) in &set.models {
+        let total = set.get(*granularity, Metric::Units, &Scope::Total);
+        let next = total.map(|found| {
+            format!(
+                "{:.1} ({:.1}–{:.1}) from {}",
+                found.forecast.mean[0],
+                found.forecast.lower95[0],
+                found.forecast.upper95[0],
+                date_label(found.forecast_start_day)
+            )
+        });
+        let name = total.map_or("", |found| found.forecast.model.as_str());
+        println!(
+            "| {granularity:?} | {} | {} | {:.1} | {} | {name} |",
+            model.task,
+            model.modelled_series,
+            model.fit_seconds,
+            next.unwrap_or_default()
+        );
+    }
 }

@@ -20,6 +20,9 @@ pub enum AgentError {
     /// Building, training or loading recommendations failed.
     #[error(transparent)]
     Recommend(#[from] agora_recommend::RecommendError),
+    /// Building or forecasting sales series failed.
+    #[error(transparent)]
+    Sales(#[from] agora_sales::SalesError),
     /// A config value only an agent can check is invalid; the message names the key.
     #[error("invalid config: {0}")]
     Config(String),
@@ -34,6 +37,6 @@ pub enum AgentError {
 impl AgentError {
     /// Whether this is the store having nothing to learn from yet: expected at start, not a failure.
     pub fn is_waiting_for_data(&self) -> bool {
-        matches!(self, Self::Recommend(agora_recommend::RecommendError::NoData(_)))
+        matches!(self, Self::Recommend(agora_recommend::RecommendError::NoData(_)) | Self::Sales(agora_sales::SalesError::NoData(_)))
     }
 }

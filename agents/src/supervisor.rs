@@ -23,6 +23,7 @@ use crate::analyst::{segment_rules, Analyst, Refresh};
 use crate::cleaner::{cleaner_name, Barrier, CleanBatch, Cleaner, CleanerHandle, FlagOutliers};
 use crate::encoder::Encoder;
 use crate::error::AgentError;
+use crate::forecaster::{Forecaster, ForecasterHandle};
 use crate::fuser::Fuser;
 use crate::ingestor::{Ingestor, IngestorSetup, Pause, Resume, Stop};
 use crate::recommender::{Recommender, RecommenderHandle};
@@ -127,6 +128,8 @@ pub struct Pipeline {
     pub analyst: Option<Addr<Analyst>>,
     /// The recommendation agents (long-running pipelines with `recommend.enabled`).
     pub recommend: Option<RecommendAgents>,
+    /// The Forecast agent and its handle (long-running pipelines with `forecast.enabled`).
+    pub forecast: Option<(Addr<Forecaster>, ForecasterHandle)>,
 }
 
 /// The supervisor of one node's pipeline.
@@ -135,6 +138,7 @@ pub struct Supervisor {
     /// The Analyst, in long-running (not `--once`) pipelines.
     analyst: Option<Addr<Analyst>>,
     recommend: Option<RecommendAgents>,
+    forecaster: Option<Addr<Forecaster>>,
     refresh_in_flight: bool,
     store: Arc<dyn Store>,
     host: Arc<PluginHost>,
@@ -151,7 +155,8 @@ impl Supervisor {
     ///
     /// Without `once`, it also starts the Analyst (asked to refresh every
     /// `analytics.refresh_ms`) and, with `recommend.enabled`, the Encode, Fuse and Recommend
-    /// agents, which train at start and every `recommend.retrain_every_s`.
+    /// agents, which train at start and every `recommend.retrain_every_s`, and with
+    /// `forecast.enabled` the Forecast agent.
     ///
     /// # Errors
     /// A config or store error found while preparing the Clean agents.
@@ -162,6 +167,11 @@ impl Supervisor {
             let recommender = Recommender::new(encoder.clone(), fuser.clone(), config.recommend.clone());
             let handle = recommender.handle();
             RecommendAgents { encoder, fuser, recommender: recommender.start(), handle }
+        });
+        let forecast = (!once && config.forecast.enabled).then(|| {
+            let forecaster = Forecaster::new(store.clone(), host.clone(), config.forecast.clone());
+            let handle = forecaster.handle();
+            (forecaster.start(), handle)
         });
         let interactions = recommend.as_ref().map(|agents| agents.recommender.clone().recipient());
         let cleaner = Cleaner::start_all(&config, store.clone(), interactions)?;
@@ -179,6 +189,7 @@ impl Supervisor {
             config,
             analyst: analyst.clone(),
             recommend: recommend.clone(),
+            forecaster: forecast.as_ref().map(|(addr, _)| addr.clone()),
             refresh_in_flight: false,
             store,
             host,
@@ -187,7 +198,7 @@ impl Supervisor {
             slots: BTreeMap::new(),
             waiters: Vec::new(),
         };
-        Ok(Pipeline { supervisor: supervisor.start(), analyst, recommend })
+        Ok(Pipeline { supervisor: supervisor.start(), analyst, recommend, forecast })
     }
 
     fn refresh_analysis(&mut self, ctx: &mut Context<Self>) {
@@ -319,6 +330,7 @@ impl Handler<GetPipelineState> for Supervisor {
         let cleaners: Vec<(String, Addr<Cleaner>)> = self.cleaner.agents().map(|(source, addr)| (source.clone(), addr.clone())).collect();
         let analyst = self.analyst.clone();
         let recommend = self.recommend.clone();
+        let forecaster = self.forecaster.clone();
         let ingestors: Vec<(Option<Addr<Ingestor>>, AgentState, Counters)> =
             self.slots.values().map(|slot| (slot.addr.clone(), slot.last.clone(), slot.counters.clone())).collect();
         Box::pin(async move {
@@ -348,6 +360,11 @@ impl Handler<GetPipelineState> for Supervisor {
                 );
                 if let Ok((encoder, fuser, recommender)) = actix::clock::timeout(timeout, states).await {
                     agents.extend([encoder, fuser, recommender].into_iter().filter_map(Result::ok));
+                }
+            }
+            if let Some(forecaster) = forecaster {
+                if let Ok(Ok(state)) = actix::clock::timeout(timeout, forecaster.send(GetState)).await {
+                    agents.push(state);
                 }
             }
             for (addr, last, counters) in ingestors {

@@ -1,5 +1,6 @@
 //! `agora bench`: whole-system benchmarks that print a table beside their named peers.
 
+mod forecast;
 mod ingest;
 mod serve;
 
@@ -19,6 +20,21 @@ pub enum BenchCommand {
         /// Skip the pandas comparison (it needs the project's Python venv).
         #[arg(long)]
         skip_pandas: bool,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Forecast accuracy and fit time on M4 Weekly: Agora's `forecast.auto` beside statsforecast's
+    /// AutoETS, AutoTheta, AutoARIMA and their mean (from the venv scripts/setup-python.sh makes).
+    Forecast {
+        /// The M4 Weekly directory (../shared/data/m4-weekly).
+        #[arg(long)]
+        data: PathBuf,
+        /// Score on the last 13 training weeks instead of the test set.
+        #[arg(long)]
+        holdout: bool,
+        /// Only the first this-many series.
+        #[arg(long)]
+        series: Option<usize>,
         #[arg(long)]
         json: bool,
     },
@@ -56,7 +72,7 @@ impl BenchCommand {
     /// Whether the command prints JSON.
     pub fn json(&self) -> bool {
         match self {
-            Self::Ingest { json, .. } | Self::Serve { json, .. } => *json,
+            Self::Ingest { json, .. } | Self::Serve { json, .. } | Self::Forecast { json, .. } => *json,
             Self::IngestPhase { .. } => true,
         }
     }
@@ -70,6 +86,9 @@ pub fn run(command: &BenchCommand, config: &AgoraConfig) -> anyhow::Result<()> {
     match command {
         BenchCommand::IngestPhase { phase, dir } => ingest::phase(phase, dir),
         BenchCommand::Ingest { records, skip_pandas, json } => ingest::ingest_bench(*records, *skip_pandas, *json),
+        BenchCommand::Forecast { data, holdout, series, json } => {
+            forecast::forecast_bench(&forecast::ForecastBench { data, holdout: *holdout, series: *series, json: *json }, config)
+        }
         BenchCommand::Serve { data, dataset, rate, seconds, connections, json } => {
             serve::serve_bench(&serve::LoadPlan { rate: *rate, seconds: *seconds, connections: *connections }, data, dataset, *json, config)
         }

@@ -3,6 +3,7 @@
 //! published numbers (or JSON), and records the run in the configured store.
 
 mod behaviour;
+pub(crate) mod forecast;
 pub(crate) mod recommend;
 
 use std::path::{Path, PathBuf};
@@ -48,13 +49,37 @@ pub enum EvalCommand {
         #[arg(long)]
         json: bool,
     },
+    /// Forecasters on M4 Weekly (h = 13; sMAPE, MASE, OWA against Naive2, MSIS, interval coverage
+    /// beside the published M4 table) or on CDNOW's weekly spend (rolling origin over the last 13 weeks).
+    Forecast {
+        /// The data set's directory (../shared/data/m4-weekly or ../shared/data/cdnow).
+        #[arg(long)]
+        data: PathBuf,
+        /// m4-weekly or cdnow.
+        #[arg(long)]
+        dataset: String,
+        /// The model plugin.
+        #[arg(long, default_value = "classic")]
+        plugin: String,
+        /// `all` (every classic forecasting task) or a comma-separated list of tasks (`auto,ets`).
+        #[arg(long, default_value = "all")]
+        model: String,
+        /// M4: score on the last 13 training weeks instead of the test set (for choosing settings).
+        #[arg(long)]
+        holdout: bool,
+        /// M4: only the first this-many series.
+        #[arg(long)]
+        series: Option<usize>,
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 impl EvalCommand {
     /// Whether the command prints JSON.
     pub fn json(&self) -> bool {
         match self {
-            Self::Behaviour { json, .. } | Self::Recommend { json, .. } => *json,
+            Self::Behaviour { json, .. } | Self::Recommend { json, .. } | Self::Forecast { json, .. } => *json,
         }
     }
 }
@@ -67,11 +92,14 @@ pub fn run(command: &EvalCommand, config: &AgoraConfig) -> anyhow::Result<()> {
     match command {
         EvalCommand::Behaviour { data, dataset, json } => behaviour::run(data, dataset, *json, config),
         EvalCommand::Recommend { data, dataset, model, protocol, json } => recommend::run(data, dataset, model, protocol, *json, config),
+        EvalCommand::Forecast { data, dataset, plugin, model, holdout, series, json } => {
+            forecast::run(&forecast::ForecastEval { data, dataset, plugin, model, holdout: *holdout, series: *series, json: *json }, config)
+        }
     }
 }
 
 /// The configured plugin directories, with the running binary's own directory first.
-fn plugin_dirs(config: &AgoraConfig) -> Vec<PathBuf> {
+pub(crate) fn plugin_dirs(config: &AgoraConfig) -> Vec<PathBuf> {
     let mut dirs = config.plugins.dirs.clone();
     if let Some(bin_dir) = std::env::current_exe().ok().and_then(|exe| exe.parent().map(Path::to_path_buf)) {
         dirs.insert(0, bin_dir);

@@ -3,6 +3,7 @@
 
 mod analytics;
 mod error;
+mod forecast;
 mod health;
 mod ingest;
 mod metrics;
@@ -33,7 +34,8 @@ pub fn configure(node: Node) -> impl FnOnce(&mut web::ServiceConfig) {
                     .route("/analytics/summary", web::get().to(analytics::summary))
                     .route("/users/{id}/recommendations", web::get().to(recommend::recommendations))
                     .route("/items/{id}/similar", web::get().to(recommend::similar))
-                    .route("/models/recommender", web::get().to(recommend::model_info)),
+                    .route("/models/recommender", web::get().to(recommend::model_info))
+                    .route("/forecasts", web::get().to(forecast::forecast)),
             )
             .route("/metrics", web::get().to(metrics::metrics))
             .default_service(web::to(|| async { Err::<actix_web::HttpResponse, _>(ApiError::NotFound("no such route".to_string())) }));

@@ -33,6 +33,7 @@ async fn health_and_metrics_report_the_agents() {
             "encode",
             "fuse",
             "recommend",
+            "forecast",
             "ingest:catalog",
             "ingest:events",
             "ingest:orders"

@@ -5,6 +5,7 @@ mod behaviour;
 mod cli;
 mod common;
 mod crash;
+mod forecast;
 mod http;
 mod ingest;
 mod plugins;

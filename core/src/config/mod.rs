@@ -1,6 +1,7 @@
 //! Agora's configuration: serde structs with defaults, file < environment layering, and
 //! validation that reports every problem at once with the key it concerns.
 
+mod forecast;
 mod recommend;
 mod source;
 
@@ -11,6 +12,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::CoreError;
 
+pub use forecast::ForecastConfig;
 pub use recommend::RecommendConfig;
 pub use source::{FieldMapping, FieldOptions, IdRules, MissingPolicy, SourceConfig, PUSH_PLUGIN};
 
@@ -42,6 +44,8 @@ pub struct AgoraConfig {
     pub analytics: AnalyticsConfig,
     #[serde(default)]
     pub recommend: RecommendConfig,
+    #[serde(default)]
+    pub forecast: ForecastConfig,
     /// Data sources by name.
     #[serde(default)]
     pub sources: BTreeMap<String, SourceConfig>,
@@ -62,6 +66,7 @@ impl Default for AgoraConfig {
             server: ServerConfig::default(),
             analytics: AnalyticsConfig::default(),
             recommend: RecommendConfig::default(),
+            forecast: ForecastConfig::default(),
             sources: BTreeMap::new(),
         }
     }
@@ -403,6 +408,7 @@ impl AgoraConfig {
             problems.push("plugins.dirs: list at least one directory plugins may be loaded from".to_string());
         }
         self.recommend.validate(&mut problems);
+        self.forecast.validate(&mut problems);
         for (name, source) in &self.sources {
             source.validate(&format!("sources.{name}"), &mut problems);
         }

@@ -1,4 +1,5 @@
-//! Agora model plugin `classic`: pure-Rust classic recommenders, one `rec.*` task each.
+//! Agora model plugin `classic`: pure-Rust classic recommenders, one `rec.*` task each, and the
+//! classic forecasters of agora-forecast as `forecast.*` tasks (see [`forecasting`]).
 //!
 //! | task | model | `scores` for a history |
 //! |---|---|---|
@@ -21,6 +22,7 @@ mod als;
 mod attributes;
 mod cooccurrence;
 mod ease;
+mod forecasting;
 mod itemknn;
 mod params;
 mod popularity;
@@ -30,6 +32,8 @@ mod sparse;
 mod transition;
 
 use agora_plugin_api::model::{Interactions, ModelPlugin};
+use agora_plugin_api::series::SeriesSet;
+use forecasting::ForecastSpec;
 
 use params::Params;
 use request::Request;
@@ -81,7 +85,7 @@ impl Task {
     fn parse(name: &str) -> Result<Task, String> {
         Task::ALL.into_iter().find(|task| task.name() == name).ok_or_else(|| {
             let known: Vec<&str> = Task::ALL.iter().map(|task| task.name()).collect();
-            format!("unknown task `{name}` (this plugin does {})", known.join(", "))
+            format!("unknown task `{name}` (this plugin does {}, {})", known.join(", "), forecasting::TASKS.join(", "))
         })
     }
 
@@ -109,15 +113,24 @@ impl Task {
 }
 
 /// One loaded snapshot of any of the plugin's tasks.
-pub struct ClassicModels {
-    model: Box<dyn Recommender>,
+pub struct ClassicModels(Loaded);
+
+enum Loaded {
+    Recommender(Box<dyn Recommender>),
+    Forecaster(ForecastSpec),
 }
 
 impl ModelPlugin for ClassicModels {
     fn fit(task: &str, data: &[u8], params: &[u8], progress: &mut dyn FnMut(u64, u64)) -> Result<Vec<u8>, String> {
+        let params = Params::parse(params)?;
+        if forecasting::TASKS.contains(&task) {
+            let spec = ForecastSpec::fit(task, &SeriesSet::decode(data)?, &params, progress)?;
+            let mut out = Writer::new(task);
+            spec.encode(&mut out);
+            return Ok(out.finish());
+        }
         let task = Task::parse(task)?;
         let data = Interactions::decode(data)?;
-        let params = Params::parse(params)?;
         let model = task.fit(&data, &params, progress)?;
         let mut out = Writer::new(task.name());
         model.encode(&mut out);
@@ -125,15 +138,24 @@ impl ModelPlugin for ClassicModels {
     }
 
     fn load(task: &str, snapshot: &[u8]) -> Result<Self, String> {
+        if forecasting::TASKS.contains(&task) {
+            let mut reader = Reader::open(snapshot, task)?;
+            let spec = ForecastSpec::decode(&mut reader)?;
+            reader.finish()?;
+            return Ok(ClassicModels(Loaded::Forecaster(spec)));
+        }
         let task = Task::parse(task)?;
         let mut reader = Reader::open(snapshot, task.name())?;
         let model = task.decode(&mut reader)?;
         reader.finish()?;
-        Ok(ClassicModels { model })
+        Ok(ClassicModels(Loaded::Recommender(model)))
     }
 
     fn infer(&self, request: &[u8]) -> Result<Vec<u8>, String> {
-        Request::parse(request, self.model.n_items())?.answer(self.model.as_ref())
+        match &self.0 {
+            Loaded::Recommender(model) => Request::parse(request, model.n_items())?.answer(model.as_ref()),
+            Loaded::Forecaster(spec) => spec.answer(request),
+        }
     }
 }
 
@@ -141,8 +163,10 @@ agora_plugin_api::export_model! {
     plugin: ClassicModels,
     name: "classic",
     version: env!("CARGO_PKG_VERSION"),
-    tasks: "rec.popularity,rec.itemknn,rec.ease,rec.als,rec.transition,rec.attributes",
-    description: "classic recommenders in pure Rust: popularity, item-kNN, EASE^R, implicit ALS, item transitions, attribute similarity",
+    tasks: "rec.popularity,rec.itemknn,rec.ease,rec.als,rec.transition,rec.attributes,\
+            forecast.naive,forecast.snaive,forecast.naive2,forecast.ets,forecast.theta,forecast.croston,forecast.tsb,forecast.auto",
+    description: "classic recommenders (popularity, item-kNN, EASE^R, implicit ALS, item transitions, attribute similarity) \
+                  and forecasters (naive, seasonal naive, Naive2, ETS, Theta, Croston, TSB, a validated ensemble) in pure Rust",
 }
 
 /// The history item with the largest positive contribution, the most recent one on ties;

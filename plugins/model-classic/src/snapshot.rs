@@ -50,6 +50,11 @@ impl Writer {
         values.iter().for_each(|value| self.bytes.extend_from_slice(&value.to_le_bytes()));
     }
 
+    pub(crate) fn text(&mut self, value: &str) {
+        self.len(value.len());
+        self.bytes.extend_from_slice(value.as_bytes());
+    }
+
     fn len(&mut self, len: usize) {
         self.bytes.extend_from_slice(&(len as u64).to_le_bytes());
     }
@@ -112,6 +117,10 @@ impl<'a> Reader<'a> {
         Ok(self.array(4)?.chunks_exact(4).map(|bytes| f32::from_le_bytes(bytes.try_into().unwrap())).collect())
     }
 
+    pub(crate) fn text(&mut self) -> Result<&'a str, String> {
+        std::str::from_utf8(self.array(1)?).map_err(|_| "corrupt snapshot: text is not UTF-8".to_string())
+    }
+
     fn array(&mut self, width: usize) -> Result<&'a [u8], String> {
         let len = u64::from_le_bytes(self.take(8)?.try_into().unwrap());
         let bytes = usize::try_from(len).ok().and_then(|len| len.checked_mul(width)).ok_or_else(|| "snapshot is truncated".to_string())?;
@@ -148,6 +157,7 @@ mod tests {
         writer.u32s(&[1, 2]);
         writer.u64s(&[u64::MAX]);
         writer.f32s(&[0.25]);
+        writer.text("ETS");
         let bytes = writer.finish();
         let mut reader = Reader::open(&bytes, "rec.x").unwrap();
         assert_eq!(reader.u32().unwrap(), 7);
@@ -155,6 +165,7 @@ mod tests {
         assert_eq!(reader.u32s().unwrap(), [1, 2]);
         assert_eq!(reader.u64s().unwrap(), [u64::MAX]);
         assert_eq!(reader.f32s().unwrap(), [0.25]);
+        assert_eq!(reader.text().unwrap(), "ETS");
         reader.finish().unwrap();
     }
 

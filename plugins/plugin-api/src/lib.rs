@@ -29,6 +29,7 @@ use std::ffi::{c_char, c_void};
 
 pub mod export;
 pub mod model;
+pub mod series;
 
 /// The ABI version this crate describes. Bumped on any change to the structs or tables below.
 /// Version 2 added the model table ([`model::ModelVTable`]).

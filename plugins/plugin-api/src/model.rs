@@ -20,6 +20,22 @@
 //! | `{"op":"similar","item":i,"k":k}` | JSON `[{"item":j,"score":s}]`, the `k` items most similar to `i`, best first, `i` excluded |
 //!
 //! Items are dense ids `0..n_items`; a history is in time order, oldest first.
+//!
+//! # Forecasting tasks (`forecast.*`)
+//!
+//! `data` is a [`SeriesSet`](crate::series::SeriesSet) in
+//! [`SERIES_ENCODING`](crate::series::SERIES_ENCODING): the training series, their season length
+//! and the horizon the model will be asked for. A local model (one fitted per series, such as ETS)
+//! may use it only to choose its configuration on held-out values; a global model trains on it.
+//! The one request is
+//!
+//! `{"op":"forecast","horizon":h,"series":[[y1, y2, ...], ...]}` (oldest value first)
+//!
+//! and the response is a JSON array with one object per series, in order:
+//! `{"mean":[...],"lower80":[...],"upper80":[...],"lower95":[...],"upper95":[...],"model":"..."}`,
+//! `h` values each, `model` naming what made that forecast. Both intervals always come back.
+//! A plugin may also answer `{"op":"describe"}` with a JSON object saying what was fitted (for
+//! example the ensemble a validation chose), which the host shows operators as it is.
 
 use std::ffi::c_void;
 
@@ -200,7 +216,7 @@ impl Interactions {
     }
 }
 
-fn check_offsets(name: &str, offsets: &[u64], covered: usize) -> Result<(), String> {
+pub(crate) fn check_offsets(name: &str, offsets: &[u64], covered: usize) -> Result<(), String> {
     if offsets.first().is_some_and(|&first| first != 0) || offsets.windows(2).any(|pair| pair[0] > pair[1]) {
         return Err(format!("{name} must start at 0 and never decrease"));
     }
@@ -211,33 +227,30 @@ fn check_offsets(name: &str, offsets: &[u64], covered: usize) -> Result<(), Stri
     Ok(())
 }
 
-struct Reader<'a> {
-    bytes: &'a [u8],
-    at: usize,
+/// Reads the little-endian layouts of this module and [`crate::series`].
+pub(crate) struct Reader<'a> {
+    pub(crate) bytes: &'a [u8],
+    pub(crate) at: usize,
 }
 
 impl<'a> Reader<'a> {
-    fn take(&mut self, count: usize) -> Result<&'a [u8], String> {
-        let end = self
-            .at
-            .checked_add(count)
-            .filter(|&end| end <= self.bytes.len())
-            .ok_or_else(|| "interactions data is truncated".to_string())?;
+    pub(crate) fn take(&mut self, count: usize) -> Result<&'a [u8], String> {
+        let end = self.at.checked_add(count).filter(|&end| end <= self.bytes.len()).ok_or_else(|| "data is truncated".to_string())?;
         let slice = &self.bytes[self.at..end];
         self.at = end;
         Ok(slice)
     }
 
-    fn u32(&mut self) -> Result<u32, String> {
+    pub(crate) fn u32(&mut self) -> Result<u32, String> {
         Ok(u32::from_le_bytes(self.take(4)?.try_into().unwrap()))
     }
 
-    fn len(&mut self) -> Result<usize, String> {
+    pub(crate) fn len(&mut self) -> Result<usize, String> {
         usize::try_from(u64::from_le_bytes(self.take(8)?.try_into().unwrap()))
             .map_err(|_| "array length does not fit in memory".to_string())
     }
 
-    fn array<T>(&mut self, count: usize, read: impl Fn(&[u8]) -> T) -> Result<Vec<T>, String> {
+    pub(crate) fn array<T>(&mut self, count: usize, read: impl Fn(&[u8]) -> T) -> Result<Vec<T>, String> {
         let width = std::mem::size_of::<T>();
         let bytes = self.take(count.checked_mul(width).ok_or_else(|| "array length overflows".to_string())?)?;
         Ok(bytes.chunks_exact(width).map(read).collect())
@@ -254,7 +267,7 @@ pub fn encode_f32s(values: &[f32]) -> Vec<u8> {
 /// # Errors
 /// When the length is not a multiple of 4.
 pub fn decode_f32s(bytes: &[u8]) -> Result<Vec<f32>, String> {
-    if bytes.len() % 4 != 0 {
+    if !bytes.len().is_multiple_of(4) {
         return Err(format!("{} bytes is not a whole number of f32 scores", bytes.len()));
     }
     Ok(bytes.chunks_exact(4).map(|chunk| f32::from_le_bytes(chunk.try_into().unwrap())).collect())

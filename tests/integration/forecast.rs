@@ -1,0 +1,190 @@
+//! Forecasting: the Forecast agent serving the generated shop's sales over HTTP (intervals around
+//! the point forecast, category fallback for new items, errors, the stored set), `agora eval
+//! forecast` on M4 Weekly and CDNOW, and `agora bench forecast` beside statsforecast.
+
+use std::time::{Duration, Instant};
+
+use actix_web::{test as web_test, App};
+use agora::app::Node;
+use agora_agents::forecaster::load_stored;
+use agora_agents::RefreshForecasts;
+use agora_sales::SalesData;
+use serde_json::Value;
+
+use crate::cli::{agora, last_json, recorded_runs, run_eval};
+use crate::common::{root, wait_for_agent, TestShop};
+
+macro_rules! get {
+    ($app:expr, $uri:expr) => {{
+        let response = web_test::call_service($app, web_test::TestRequest::get().uri($uri).to_request()).await;
+        let status = response.status().as_u16();
+        let body: Value = web_test::read_body_json(response).await;
+        (status, body)
+    }};
+}
+
+/// Checks every forecast point: lower ≤ mean ≤ upper, all finite, dated one period apart.
+fn check_points(body: &Value, horizon: usize) {
+    let points = body["forecast"].as_array().unwrap_or_else(|| panic!("no forecast: {body}"));
+    assert_eq!(points.len(), horizon, "{body}");
+    for point in points {
+        let (lower, mean, upper) = (point["lower"].as_f64().unwrap(), point["mean"].as_f64().unwrap(), point["upper"].as_f64().unwrap());
+        assert!(lower <= mean && mean <= upper && lower >= 0.0, "the interval contains the point forecast: {point}");
+    }
+    assert!(points[0]["period_start"].as_str().unwrap() < points[1]["period_start"].as_str().unwrap(), "{body}");
+}
+
+#[actix_rt::test]
+async fn forecasts_are_served_with_intervals_history_fallbacks_and_errors() {
+    let shop = TestShop::small(73);
+    // A catalogue item that never sold: it gets a share of its category's forecast.
+    let catalog = shop.shop_dir().join("catalog.csv");
+    let mut bytes = std::fs::read(&catalog).unwrap();
+    bytes.extend_from_slice(b"SKU-09999,Brand new thing,A new arrival,Nordwind,Sports > Running,10.00,yes,red,M\n");
+    std::fs::write(&catalog, bytes).unwrap();
+    let mut config = shop.config();
+    config.recommend.enabled = false;
+    config.forecast.refresh_every_s = 0;
+    let forecast_config = config.forecast.clone();
+    let node = Node::start(config, false).unwrap();
+    for source in ["orders", "catalog"] {
+        let read = shop.manifest.sources[source].read;
+        wait_for_agent(&node, &format!("ingest:{source}"), Duration::from_secs(60), |state| state.processed >= read).await;
+    }
+    // Forecast again once everything is in, and wait for that set to serve.
+    let expected = SalesData::from_store(node.store.as_ref(), &forecast_config).unwrap().stats.data_version;
+    let (forecaster, handle) = node.forecast.clone().expect("the forecast agent runs under serve");
+    let started = Instant::now();
+    while handle.current().is_none_or(|set| set.data_version != expected) {
+        let _ = forecaster.send(RefreshForecasts).await.unwrap();
+        assert!(started.elapsed() < Duration::from_secs(120), "no forecasts made from all the sales");
+        actix_rt::time::sleep(Duration::from_millis(200)).await;
+    }
+    let set = handle.current().unwrap();
+    let app = web_test::init_service(App::new().configure(agora::http::configure(node.clone()))).await;
+
+    // The whole shop, weekly units by default, 95% interval, with the history used.
+    let (status, total) = get!(&app, "/api/v1/forecasts?total");
+    assert_eq!(status, 200, "{total}");
+    check_points(&total, forecast_config.weekly_horizon);
+    assert_eq!(
+        (total["granularity"].as_str(), total["metric"].as_str(), total["interval"].as_u64()),
+        (Some("week"), Some("units"), Some(95))
+    );
+    assert!(total["history"].as_array().unwrap().len() >= 8, "{total}");
+    assert_eq!(total["model_version"]["task"], "forecast.auto");
+    assert!(total["model_version"]["fitted"]["validation"].is_array(), "forecast.auto says what it chose: {total}");
+    assert_eq!(total["data_version"], expected.as_str());
+    assert!(total["fallback"].is_null());
+
+    // Daily revenue for a category, 80% interval, a shorter horizon; the 80% band sits inside the 95% one.
+    let (status, daily) = get!(&app, "/api/v1/forecasts?category=Sports&granularity=day&metric=revenue&interval=80&horizon=7");
+    assert_eq!(status, 200, "{daily}");
+    check_points(&daily, 7);
+    let (_, daily95) = get!(&app, "/api/v1/forecasts?category=Sports&granularity=day&metric=revenue&horizon=7");
+    for (p80, p95) in daily["forecast"].as_array().unwrap().iter().zip(daily95["forecast"].as_array().unwrap()) {
+        assert!(p95["lower"].as_f64() <= p80["lower"].as_f64() && p80["upper"].as_f64() <= p95["upper"].as_f64(), "{p80} {p95}");
+    }
+
+    // An item with its own history, and the never-sold one on its category's share.
+    let sold = set
+        .forecasts
+        .iter()
+        .find_map(|((_, _, scope), found)| match scope {
+            agora_sales::Scope::Item(id) if found.fallback.is_none() => Some(id.clone()),
+            _ => None,
+        })
+        .expect("some item sells often enough for a model of its own");
+    let (status, item) = get!(&app, &format!("/api/v1/forecasts?item={sold}"));
+    assert_eq!(status, 200, "{item}");
+    check_points(&item, forecast_config.weekly_horizon);
+    let (status, fresh) = get!(&app, "/api/v1/forecasts?item=9999");
+    assert_eq!(status, 200, "{fresh}");
+    check_points(&fresh, forecast_config.weekly_horizon);
+    assert!(fresh["fallback"].as_str().unwrap().contains("category \"Running\""), "{fresh}");
+    assert!(fresh["history"].as_array().unwrap().is_empty(), "{fresh}");
+    let (_, running) = get!(&app, "/api/v1/forecasts?category=Running");
+    let share = fresh["forecast"][0]["mean"].as_f64().unwrap() / running["forecast"][0]["mean"].as_f64().unwrap();
+    assert!(share > 0.0 && share < 0.5, "a share of the category: {share}");
+
+    // Errors: 404 for what has no sales or catalogue entry, 400 for bad parameters, all JSON.
+    for (uri, status, message) in [
+        ("/api/v1/forecasts?item=no-such-item", 404, "no sales or catalogue entry"),
+        ("/api/v1/forecasts?item=1&total", 400, "exactly one of"),
+        ("/api/v1/forecasts", 400, "exactly one of"),
+        ("/api/v1/forecasts?total&interval=90", 400, "interval must be 80 or 95"),
+        ("/api/v1/forecasts?total&horizon=500", 400, "horizon must be between 1 and 13"),
+        ("/api/v1/forecasts?total&granularity=month", 400, "not day or week"),
+        ("/api/v1/forecasts?total&metric=profit", 400, "not units or revenue"),
+        ("/api/v1/forecasts?total&colour=red", 400, "unknown field"),
+    ] {
+        let (got, body) = get!(&app, uri);
+        assert_eq!(got, status, "{uri}: {body}");
+        assert!(body["message"].as_str().unwrap().contains(message), "{uri}: {body}");
+    }
+
+    // The set is in sled with its versions, so a restart serves it without forecasting again.
+    let stored = load_stored(node.store.as_ref()).unwrap().expect("stored");
+    assert_eq!(stored.data_version, expected);
+    assert_eq!(stored.models, set.models);
+}
+
+#[test]
+fn m4_weekly_evaluation_reproduces_naive2_and_the_ensemble_beats_it() {
+    let data = root().join("../shared/data/m4-weekly");
+    if !data.join("Weekly-train.csv").exists() {
+        eprintln!("skipped: {} is not here", data.display());
+        return;
+    }
+    // All 359 series with the cheap models: Naive2 must match the published 9.161 / 2.777.
+    let (results, dir) = run_eval("forecast", &data, "m4-weekly", &["--model", "naive"]);
+    assert_eq!(results["series"], 359);
+    assert_eq!(results["naive2_reproduces_published"], true, "{results}");
+    assert_eq!(recorded_runs(&dir)[0].kind, "forecast");
+    // The served ensemble on the first 60 series of the test set.
+    let (results, _) = run_eval("forecast", &data, "m4-weekly", &["--model", "auto", "--series", "60"]);
+    let auto = &results["models"].as_array().unwrap()[1];
+    assert_eq!(auto["model"], "forecast.auto");
+    assert!(auto["owa"].as_f64().unwrap() < 0.85, "{auto}");
+    assert!(auto["coverage95"].as_f64().unwrap() > 0.85, "the 95% intervals cover most held-out weeks: {auto}");
+    assert!(auto["fitted"]["validation"][0][1][0]["owa"].as_f64().unwrap() < 1.0, "{auto}");
+}
+
+#[test]
+fn cdnow_weekly_spend_is_forecast_from_ingested_orders() {
+    let data = root().join("../shared/data/cdnow");
+    if !data.join("CDNOW_master.txt").exists() {
+        eprintln!("skipped: {} is not here", data.display());
+        return;
+    }
+    let (results, _) = run_eval("forecast", &data, "cdnow", &["--model", "auto,theta"]);
+    // Every line of the cohort entered through ingestion; 1997-01-01 .. 1998-06-28 is 78 full weeks.
+    assert_eq!(results["order_lines"], 69_659, "{results}");
+    assert_eq!((results["weeks"].as_u64(), results["first_week"].as_str()), (Some(78), Some("1996-12-30")), "{results}");
+    let models: Vec<&str> = results["models"].as_array().unwrap().iter().map(|row| row["model"].as_str().unwrap()).collect();
+    assert_eq!(models, ["forecast.naive", "forecast.auto", "forecast.theta"]);
+    for row in results["models"].as_array().unwrap() {
+        let (smape, mase) = (row["smape"].as_f64().unwrap(), row["mase"].as_f64().unwrap());
+        assert!(smape > 0.0 && smape < 60.0 && mase > 0.0 && mase < 2.0, "{row}");
+    }
+}
+
+#[test]
+fn bench_forecast_compares_with_statsforecast_in_one_run() {
+    let python = root().join(".venv-forecast/bin/python");
+    let data = root().join("../shared/data/m4-weekly");
+    if !python.exists() || !data.exists() {
+        // CI sets AGORA_REQUIRE_PEERS after installing the venv, so there this cannot be skipped.
+        assert!(std::env::var_os("AGORA_REQUIRE_PEERS").is_none(), "{} or {} is missing", python.display(), data.display());
+        eprintln!("skipped: run scripts/setup-python.sh for the statsforecast venv");
+        return;
+    }
+    let output = agora(&["bench", "forecast", "--data", data.to_str().unwrap(), "--series", "3", "--json"]);
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    let results = last_json(&output);
+    let rows: Vec<&str> = results["rows"].as_array().unwrap().iter().map(|row| row["model"].as_str().unwrap()).collect();
+    assert_eq!(rows[0], "agora forecast.auto");
+    assert!(rows.iter().any(|row| row.starts_with("statsforecast mean(")), "{rows:?}");
+    assert!(results["statsforecast_ensemble_cpu_seconds"].as_f64().unwrap() > 0.0, "{results}");
+    assert!(results["targets"]["at_least_5x_faster"].is_boolean(), "{results}");
+}
