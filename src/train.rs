@@ -99,7 +99,7 @@ fn train_recommender(config: &AgoraConfig, store: &dyn Store, host: &PluginHost,
 
 fn print_forecasts(set: &ForecastSet) {
     println!("\nforecast {} series from sales version {} and stored them as \"forecasts\"\n", set.forecasts.len(), set.data_version);
-    println!("| granularity | task | modelled series | fit + forecast s | shop units, next period | model |");
+    println!("| granularity | members | modelled series | fit + forecast s | shop units, next period | model |");
     println!("|---|---|---:|---:|---:|---|");
     for (granularity, model) in &set.models {
         let total = set.get(*granularity, Metric::Units, &Scope::Total);
@@ -115,7 +115,7 @@ fn print_forecasts(set: &ForecastSet) {
         let name = total.map_or("", |found| found.forecast.model.as_str());
         println!(
             "| {granularity:?} | {} | {} | {:.1} | {} | {name} |",
-            model.task,
+            model.members.join(" + "),
             model.modelled_series,
             model.fit_seconds,
             next.unwrap_or_default()

@@ -10,6 +10,7 @@ use actix::{Actor, ActorFutureExt, AsyncContext, Context, Handler, Message, Resp
 use agora_core::config::ForecastConfig;
 use agora_core::plugin::PluginHost;
 use agora_core::store::{decode, encode, Store};
+use agora_sales::ensemble::Member;
 use agora_sales::forecasts::forecast_all;
 use agora_sales::{ForecastSet, SalesData};
 
@@ -61,8 +62,19 @@ pub fn refresh(
     if current.is_some_and(|set| set.data_version == data.stats.data_version) {
         return Ok(None);
     }
-    let plugin = host.model(&config.plugin)?;
-    let set = forecast_all(&plugin, config, &data, progress)?;
+    let plugins = config.members().into_iter().map(|(plugin, _)| host.model(plugin)).collect::<Result<Vec<_>, _>>()?;
+    let members: Vec<Member<'_>> = plugins
+        .iter()
+        .zip(config.members())
+        .enumerate()
+        .map(|(index, (plugin, (_, task)))| Member {
+            plugin,
+            task: task.to_string(),
+            // `forecast.params` are the configured task's; ensemble members fit with their defaults.
+            params: if index == 0 { config.params.to_string() } else { "{}".into() },
+        })
+        .collect();
+    let set = forecast_all(&members, config, &data, progress)?;
     store.save_model(FORECASTS_MODEL, &encode(&set)?)?;
     tracing::info!(data = %set.data_version, series = set.forecasts.len(), "forecasts refreshed");
     Ok(Some(set))

@@ -4,12 +4,12 @@
 use std::collections::BTreeMap;
 
 use agora_core::config::ForecastConfig;
-use agora_core::plugin::{LoadedModel, ModelPlugin};
+use agora_core::plugin::LoadedModel;
 use agora_forecast::Forecast;
-use agora_plugin_api::series::SeriesSet;
 use serde::{Deserialize, Serialize};
 use xxhash_rust::xxh3::xxh3_64;
 
+use crate::ensemble::{self, Member};
 use crate::series::{Granularity, Metric, SalesData, SalesSeries, Scope};
 use crate::SalesError;
 
@@ -34,17 +34,20 @@ pub struct SeriesForecast {
 /// How one granularity was forecast.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct ModelVersion {
-    pub plugin: String,
-    pub plugin_version: String,
-    pub task: String,
-    /// xxh3 of the fitted snapshot, so two runs with the same fit can be told apart from others.
-    pub snapshot: String,
+    /// `plugin:task` of each model whose forecasts were averaged: the configured one, or the
+    /// members a cross-plugin ensemble chose on held-out values.
+    pub members: Vec<String>,
+    /// The plugins' versions, in the same order.
+    pub plugin_versions: Vec<String>,
+    /// xxh3 of each member's fitted snapshot, in the same order.
+    pub snapshots: Vec<String>,
     pub horizon: usize,
     pub season_length: u32,
     /// Series forecast by the model (the rest are fallbacks).
     pub modelled_series: usize,
     pub fit_seconds: f64,
-    /// What the plugin says it fitted (its answer to `describe`, JSON text), when it says.
+    /// JSON text: what the plugin says it fitted (its answer to `describe`) when one model is
+    /// configured; with an ensemble, its validation table.
     pub description: Option<String>,
 }
 
@@ -69,13 +72,15 @@ impl ForecastSet {
 /// Progress of a refresh: `(stage, done, total)`.
 pub type Progress<'a> = &'a mut dyn FnMut(&str, u64, u64);
 
-/// Forecasts every series of `data` at both granularities with `config.task` of `plugin`.
+/// Forecasts every series of `data` at both granularities. With one member, with its task;
+/// with several (`forecast.ensemble`), with the mean combination of members chosen on held-out
+/// values for each granularity (see [`crate::ensemble`]).
 ///
 /// # Errors
-/// No sales, the plugin lacks the task, a fit or forecast fails, or the plugin answers something
-/// that is not one forecast per series with the asked horizon.
+/// No sales, a member's plugin lacks its task, a fit or forecast fails, or a plugin answers
+/// something that is not one forecast per series with the asked horizon.
 pub fn forecast_all(
-    plugin: &ModelPlugin,
+    members: &[Member<'_>],
     config: &ForecastConfig,
     data: &SalesData,
     progress: Progress<'_>,
@@ -83,12 +88,12 @@ pub fn forecast_all(
     if data.is_empty() {
         return Err(SalesError::NoData("the store holds no order lines (or counted purchase events) yet".into()));
     }
-    if !plugin.can(&config.task) {
+    if let Some(member) = members.iter().find(|member| !member.plugin.can(&member.task)) {
         return Err(SalesError::Config(format!(
-            "forecast.task: model plugin {:?} cannot do {}; it offers {}",
-            plugin.info.name,
-            config.task,
-            plugin.info.capabilities.join(", ")
+            "forecast: model plugin {:?} cannot do {}; it offers {}",
+            member.plugin.info.name,
+            member.task,
+            member.plugin.info.capabilities.join(", ")
         )));
     }
     let mut set =
@@ -105,24 +110,29 @@ pub fn forecast_all(
         let modelled: Vec<&SalesSeries> =
             series.iter().filter(|one| !matches!(one.scope, Scope::Item(_)) || one.values.len() >= config.min_item_history).collect();
         let stage = format!("forecast {granularity:?}").to_lowercase();
+        progress(&stage, 0, 1);
         let started = std::time::Instant::now();
         let values: Vec<Vec<f64>> = modelled.iter().map(|one| one.values.clone()).collect();
-        let fit_data = SeriesSet::new(granularity.season_length(), horizon as u32, &values).encode();
-        let snapshot = plugin
-            .fit(&config.task, &fit_data, config.params.to_string().as_bytes(), |done, total| progress(&stage, done, total.max(1)))?;
-        let model = plugin.load(&config.task, &snapshot)?;
-        let forecasts = forecast_with(&model, &values, horizon)?;
-        let description = model.infer(br#"{"op":"describe"}"#).ok().and_then(|bytes| String::from_utf8(bytes).ok());
+        let season_length = granularity.season_length();
+        let choice = ensemble::choose(members, &values, season_length, horizon)?;
+        let fitted = ensemble::fit_chosen(members, &choice.chosen, &values, season_length, horizon)?;
+        let forecasts = ensemble::combined(&fitted, values.len())?;
         progress(&stage, 1, 1);
+        let chosen: Vec<&Member<'_>> = choice.chosen.iter().map(|&m| &members[m]).collect();
+        let description = match fitted.as_slice() {
+            [(model, _, _)] if members.len() == 1 => {
+                model.infer(br#"{"op":"describe"}"#).ok().and_then(|bytes| String::from_utf8(bytes).ok())
+            }
+            _ => Some(serde_json::to_string(&choice.table).expect("a table always serialises")),
+        };
         set.models.insert(
             granularity,
             ModelVersion {
-                plugin: plugin.info.name.clone(),
-                plugin_version: plugin.info.version.clone(),
-                task: config.task.clone(),
-                snapshot: format!("{:016x}", xxh3_64(&snapshot)),
+                members: chosen.iter().map(|member| member.name()).collect(),
+                plugin_versions: chosen.iter().map(|member| member.plugin.info.version.clone()).collect(),
+                snapshots: fitted.iter().map(|(_, snapshot, _)| format!("{:016x}", xxh3_64(snapshot))).collect(),
                 horizon,
-                season_length: granularity.season_length(),
+                season_length,
                 modelled_series: modelled.len(),
                 fit_seconds: started.elapsed().as_secs_f64(),
                 description,

@@ -4,8 +4,10 @@
 //!   shop, built from canonical orders (and, if configured, purchase events), with explicit zeros;
 //! - [`forecasts`]: forecasts every series through a model plugin's `forecast.*` task, gives new
 //!   and short-lived items a share of their category's forecast, and keeps the result with the
-//!   model and data versions it came from.
+//!   model and data versions it came from;
+//! - [`ensemble`]: the mean of several plugins' forecasts, its members chosen on held-out values.
 
+pub mod ensemble;
 pub mod error;
 pub mod forecasts;
 pub mod series;

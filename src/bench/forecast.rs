@@ -41,11 +41,11 @@ pub fn forecast_bench(options: &ForecastBench<'_>, config: &AgoraConfig) -> anyh
     let host = PluginHost::new(crate::eval::plugin_dirs(config));
     let plugin = host.model("classic")?;
 
-    let naive2_run = run_task(&plugin, "forecast.naive2", 1, &train, HORIZON)?;
+    let naive2_run = run_task(&plugin, "forecast.naive2", "{}", 1, &train, HORIZON)?;
     let (_, naive2) = score_run("Naive2", &train, &test, &naive2_run, None)?;
     eprintln!("agora forecast.auto on {} series, {threads} threads ...", train.len());
     let (started, cpu_before) = (Instant::now(), process_cpu_seconds()?);
-    let agora = run_task(&plugin, "forecast.auto", 52, &train, HORIZON)?;
+    let agora = run_task(&plugin, "forecast.auto", "{}", 52, &train, HORIZON)?;
     let (agora_wall, agora_seconds) = (started.elapsed().as_secs_f64(), process_cpu_seconds()? - cpu_before);
     let mut agora_row = score_run("agora forecast.auto", &train, &test, &agora, Some(&naive2))?.0;
     agora_row.fitted = None;

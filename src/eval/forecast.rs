@@ -11,6 +11,7 @@ use agora_core::plugin::{ModelPlugin, PluginHost};
 use agora_forecast::metrics::{mase, score, smape, SeriesScores, Summary};
 use agora_forecast::Forecast;
 use agora_plugin_api::series::SeriesSet;
+use agora_sales::ensemble::{self, Member};
 use agora_sales::forecasts::forecast_with;
 use agora_sales::series::SalesSeries;
 use agora_sales::{Granularity, Metric, SalesData, Scope};
@@ -68,20 +69,22 @@ pub(crate) struct TaskRun {
     pub fitted: Option<serde_json::Value>,
 }
 
-/// Fits `task` on `train` (season `season_length`) and forecasts every series `horizon` steps.
+/// Fits `task` with `params` (JSON) on `train` (season `season_length`) and forecasts every
+/// series `horizon` steps.
 ///
 /// # Errors
-/// The plugin refuses the task, the data or the request.
+/// The plugin refuses the task, the params, the data or the request.
 pub(crate) fn run_task(
     plugin: &ModelPlugin,
     task: &str,
+    params: &str,
     season_length: u32,
     train: &[Vec<f64>],
     horizon: usize,
 ) -> anyhow::Result<TaskRun> {
     let data = SeriesSet::new(season_length, horizon as u32, train).encode();
     let started = Instant::now();
-    let snapshot = plugin.fit(task, &data, b"{}", |_, _| {}).with_context(|| format!("fitting {task}"))?;
+    let snapshot = plugin.fit(task, &data, params.as_bytes(), |_, _| {}).with_context(|| format!("fitting {task}"))?;
     let fit_seconds = started.elapsed().as_secs_f64();
     let started = Instant::now();
     let model = plugin.load(task, &snapshot)?;
@@ -188,6 +191,8 @@ pub struct ForecastEval<'a> {
     pub dataset: &'a str,
     pub plugin: &'a str,
     pub model: &'a str,
+    pub params: &'a str,
+    pub ensemble: Option<&'a str>,
     pub holdout: bool,
     pub series: Option<usize>,
     pub json: bool,
@@ -200,10 +205,12 @@ pub struct ForecastEval<'a> {
 pub fn run(options: &ForecastEval<'_>, config: &AgoraConfig) -> anyhow::Result<()> {
     let host = PluginHost::new(plugin_dirs(config));
     let plugin = host.model(options.plugin)?;
+    // The yardsticks (Naive2 for M4, naive for CDNOW) always come from the classic plugin.
+    let classic = host.model("classic")?;
     let tasks = tasks(options.model, &plugin)?;
     let results = match options.dataset {
-        "m4-weekly" => m4(options, &plugin, &tasks)?,
-        "cdnow" => cdnow(options, &plugin, &tasks, config)?,
+        "m4-weekly" => m4(options, &host, &classic, &plugin, &tasks)?,
+        "cdnow" => cdnow(options, &classic, &plugin, &tasks, config)?,
         other => bail!("unknown dataset {other:?} for `eval forecast`; valid: m4-weekly, cdnow"),
     };
     record_run(config, "forecast", options.dataset, &json!({ "plugin": options.plugin, "tasks": tasks }).to_string(), &results);
@@ -215,17 +222,27 @@ pub fn run(options: &ForecastEval<'_>, config: &AgoraConfig) -> anyhow::Result<(
     Ok(())
 }
 
-fn m4(options: &ForecastEval<'_>, plugin: &ModelPlugin, tasks: &[String]) -> anyhow::Result<serde_json::Value> {
+fn m4(
+    options: &ForecastEval<'_>,
+    host: &PluginHost,
+    classic: &ModelPlugin,
+    plugin: &ModelPlugin,
+    tasks: &[String],
+) -> anyhow::Result<serde_json::Value> {
     let (train, test) = m4_weekly(options.data, options.holdout, options.series)?;
     // M4 treats weekly data as non-seasonal for its Naive2 benchmark.
-    let baseline = run_task(plugin, "forecast.naive2", 1, &train, HORIZON)?;
+    let baseline = run_task(classic, "forecast.naive2", "{}", 1, &train, HORIZON)?;
     let (mut naive2_row, naive2) = score_run("Naive2 (m = 1, the OWA baseline)", &train, &test, &baseline, None)?;
     naive2_row.owa = Some(1.0);
     let mut rows = vec![naive2_row];
     for task in tasks {
         eprintln!("  {task} ...");
-        let run = run_task(plugin, task, 52, &train, HORIZON)?;
+        let run = run_task(plugin, task, options.params, 52, &train, HORIZON)?;
         rows.push(score_run(task, &train, &test, &run, Some(&naive2))?.0);
+    }
+    if let Some(list) = options.ensemble {
+        eprintln!("  ensemble of {list} ...");
+        rows.push(ensemble_row(host, list, &train, &test, &naive2)?);
     }
     let reproduced =
         !options.holdout && options.series.is_none() && (naive2.smape - 9.161).abs() < 5e-4 && (naive2.mase - 2.777).abs() < 5e-4;
@@ -241,6 +258,30 @@ fn m4(options: &ForecastEval<'_>, plugin: &ModelPlugin, tasks: &[String]) -> any
         "published": PUBLISHED_M4_WEEKLY.iter().map(|(name, smape, mase, owa)| json!({"model": name, "smape": smape, "mase": mase, "owa": owa})).collect::<Vec<_>>(),
         "published_msis": {"ETS": 20.386, "ARIMA": 19.575},
     }))
+}
+
+/// The validated ensemble of `list` (`plugin:task,...`), chosen on the training series' last
+/// weeks, fitted on them whole and scored on `test`.
+fn ensemble_row(host: &PluginHost, list: &str, train: &[Vec<f64>], test: &[Vec<f64>], naive2: &Summary) -> anyhow::Result<ModelRow> {
+    let pairs: Vec<(&str, &str)> = list
+        .split(',')
+        .map(|member| member.split_once(':').with_context(|| format!("--ensemble: {member:?} is not plugin:task")))
+        .collect::<anyhow::Result<_>>()?;
+    let plugins = pairs.iter().map(|(plugin, _)| host.model(plugin)).collect::<Result<Vec<_>, _>>()?;
+    let members: Vec<Member<'_>> =
+        plugins.iter().zip(&pairs).map(|(plugin, (_, task))| Member { plugin, task: task.to_string(), params: "{}".into() }).collect();
+    let started = Instant::now();
+    let choice = ensemble::choose(&members, train, 52, HORIZON)?;
+    let fitted = ensemble::fit_chosen(&members, &choice.chosen, train, 52, HORIZON)?;
+    let forecasts = ensemble::combined(&fitted, train.len())?;
+    let run = TaskRun {
+        forecasts,
+        fit_seconds: started.elapsed().as_secs_f64(),
+        forecast_seconds: 0.0,
+        fitted: Some(serde_json::to_value(&choice.table)?),
+    };
+    let name = format!("ensemble of {list}: chose {}", choice.chosen.iter().map(|&m| members[m].name()).collect::<Vec<_>>().join(" + "));
+    Ok(score_run(&name, train, test, &run, Some(naive2))?.0)
 }
 
 /// CDNOW's full cohort as order lines: one line per purchase, its dollar value as the price of one
@@ -274,7 +315,13 @@ fn cdnow_config(file: &Path, store: &Path, base: &AgoraConfig) -> anyhow::Result
     Ok(AgoraConfig::from_toml_str(&text)?)
 }
 
-fn cdnow(options: &ForecastEval<'_>, plugin: &ModelPlugin, tasks: &[String], config: &AgoraConfig) -> anyhow::Result<serde_json::Value> {
+fn cdnow(
+    options: &ForecastEval<'_>,
+    classic: &ModelPlugin,
+    plugin: &ModelPlugin,
+    tasks: &[String],
+    config: &AgoraConfig,
+) -> anyhow::Result<serde_json::Value> {
     let file = options.data.join("CDNOW_master.txt");
     if !file.exists() {
         bail!("{} is missing: --data must be the CDNOW directory (with CDNOW_master.txt)", file.display());
@@ -297,10 +344,12 @@ fn cdnow(options: &ForecastEval<'_>, plugin: &ModelPlugin, tasks: &[String], con
         bail!("CDNOW gave only {n} complete weeks; need at least {}", 2 * HORIZON);
     }
     let mut rows = Vec::new();
-    let naive = (!tasks.iter().any(|task| task == "forecast.naive")).then(|| "forecast.naive".to_string());
-    for task in naive.into_iter().chain(tasks.iter().cloned()) {
+    if !(plugin.info.name == classic.info.name && tasks.iter().any(|task| task == "forecast.naive")) {
+        rows.push(rolling_origin(classic, "forecast.naive", "{}", &values)?);
+    }
+    for task in tasks {
         eprintln!("  {task} ...");
-        rows.push(rolling_origin(plugin, &task, &values)?);
+        rows.push(rolling_origin(plugin, task, options.params, &values)?);
     }
     Ok(json!({
         "dataset": "cdnow",
@@ -315,13 +364,13 @@ fn cdnow(options: &ForecastEval<'_>, plugin: &ModelPlugin, tasks: &[String], con
 }
 
 /// Rolling-origin scores of one task on one series: origins at each of the last `HORIZON` weeks.
-fn rolling_origin(plugin: &ModelPlugin, task: &str, values: &[f64]) -> anyhow::Result<serde_json::Value> {
+fn rolling_origin(plugin: &ModelPlugin, task: &str, params: &str, values: &[f64]) -> anyhow::Result<serde_json::Value> {
     let n = values.len();
     let (mut smapes, mut mases, mut first) = (Vec::new(), Vec::new(), None);
     let started = Instant::now();
     for origin in n - HORIZON..n {
         let (train, actual) = values.split_at(origin);
-        let run = run_task(plugin, task, 52, &[train.to_vec()], actual.len())?;
+        let run = run_task(plugin, task, params, 52, &[train.to_vec()], actual.len())?;
         let forecast = &run.forecasts[0];
         smapes.push(smape(actual, &forecast.mean)?);
         mases.push(mase(train, actual, &forecast.mean, 1)?);

@@ -64,6 +64,13 @@ pub enum EvalCommand {
         /// `all` (every classic forecasting task) or a comma-separated list of tasks (`auto,ets`).
         #[arg(long, default_value = "all")]
         model: String,
+        /// Params (JSON) passed to every task's `fit`.
+        #[arg(long, default_value = "{}")]
+        params: String,
+        /// M4: also score the validated ensemble of these `plugin:task` models (comma-separated),
+        /// as `forecast.ensemble` would serve it.
+        #[arg(long)]
+        ensemble: Option<String>,
         /// M4: score on the last 13 training weeks instead of the test set (for choosing settings).
         #[arg(long)]
         holdout: bool,
@@ -92,9 +99,20 @@ pub fn run(command: &EvalCommand, config: &AgoraConfig) -> anyhow::Result<()> {
     match command {
         EvalCommand::Behaviour { data, dataset, json } => behaviour::run(data, dataset, *json, config),
         EvalCommand::Recommend { data, dataset, model, protocol, json } => recommend::run(data, dataset, model, protocol, *json, config),
-        EvalCommand::Forecast { data, dataset, plugin, model, holdout, series, json } => {
-            forecast::run(&forecast::ForecastEval { data, dataset, plugin, model, holdout: *holdout, series: *series, json: *json }, config)
-        }
+        EvalCommand::Forecast { data, dataset, plugin, model, params, ensemble, holdout, series, json } => forecast::run(
+            &forecast::ForecastEval {
+                data,
+                dataset,
+                plugin,
+                model,
+                params,
+                ensemble: ensemble.as_deref(),
+                holdout: *holdout,
+                series: *series,
+                json: *json,
+            },
+            config,
+        ),
     }
 }
 

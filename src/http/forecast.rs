@@ -96,10 +96,9 @@ pub async fn forecast(node: web::Data<Node>, query: web::Query<ForecastQuery>) -
         "generated_at": set.generated_at,
         "data_version": set.data_version,
         "model_version": {
-            "plugin": model.plugin,
-            "plugin_version": model.plugin_version,
-            "task": model.task,
-            "snapshot": model.snapshot,
+            "members": model.members,
+            "plugin_versions": model.plugin_versions,
+            "snapshots": model.snapshots,
             "fitted": model.description.as_deref().and_then(|text| serde_json::from_str::<serde_json::Value>(text).ok()),
         },
         "history": history,

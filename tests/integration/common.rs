@@ -71,7 +71,10 @@ fn config_text(shop: &Path, store: &Path, edit: impl FnOnce(String) -> String) -
     edit(reference)
         .replace("data/shop/", &format!("{}/", shop.display()))
         .replace("path = \"data/agora.sled\"", &format!("path = {:?}", store.display().to_string()))
-        .replace("dirs = [\"target/release\", \"target/debug\"]", &format!("dirs = [{:?}]", plugin_dir().display().to_string()))
+        .replace(
+            "dirs = [\"target/release\", \"target/debug\", \"plugins/model-torch/target/release\"]",
+            &format!("dirs = [{:?}]", plugin_dir().display().to_string()),
+        )
 }
 
 pub fn config_for(shop: &Path, store: &Path, edit: impl FnOnce(String) -> String) -> AgoraConfig {

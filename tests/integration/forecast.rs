@@ -8,7 +8,11 @@ use actix_web::{test as web_test, App};
 use agora::app::Node;
 use agora_agents::forecaster::load_stored;
 use agora_agents::RefreshForecasts;
-use agora_sales::SalesData;
+use agora_core::config::ForecastConfig;
+use agora_core::plugin::PluginHost;
+use agora_sales::ensemble::Member;
+use agora_sales::forecasts::forecast_all;
+use agora_sales::{Granularity, SalesData};
 use serde_json::Value;
 
 use crate::cli::{agora, last_json, recorded_runs, run_eval};
@@ -72,7 +76,7 @@ async fn forecasts_are_served_with_intervals_history_fallbacks_and_errors() {
         (Some("week"), Some("units"), Some(95))
     );
     assert!(total["history"].as_array().unwrap().len() >= 8, "{total}");
-    assert_eq!(total["model_version"]["task"], "forecast.auto");
+    assert_eq!(total["model_version"]["members"], serde_json::json!(["classic:forecast.auto"]));
     assert!(total["model_version"]["fitted"]["validation"].is_array(), "forecast.auto says what it chose: {total}");
     assert_eq!(total["data_version"], expected.as_str());
     assert!(total["fallback"].is_null());
@@ -130,6 +134,29 @@ async fn forecasts_are_served_with_intervals_history_fallbacks_and_errors() {
 }
 
 #[test]
+fn an_ensemble_across_tasks_keeps_what_does_best_on_held_out_days() {
+    // 20 weeks of daily sales with a strong weekly pattern: the seasonal naive forecast wins.
+    let day_ms = 86_400_000;
+    let start = 1_704_067_200_000; // 2024-01-01, a Monday
+    let pattern = [1.0, 1.0, 2.0, 2.0, 8.0, 12.0, 3.0];
+    let sales: Vec<(i64, &str, f64, f64)> = (0..140)
+        .flat_map(|day| ["a", "b"].map(move |item| (start + day * day_ms + 3_600_000, item, pattern[day as usize % 7], 10.0)))
+        .collect();
+    let data = SalesData::from_sales(&[("a", &["Home"]), ("b", &["Home"])], &sales);
+    let plugin = PluginHost::new(vec![crate::common::plugin_dir()]).model("classic").unwrap();
+    let member = |task: &str| Member { plugin: &plugin, task: task.into(), params: "{}".into() };
+    let config = ForecastConfig { daily_horizon: 14, weekly_horizon: 4, ..ForecastConfig::default() };
+    let set = forecast_all(&[member("forecast.naive"), member("forecast.snaive")], &config, &data, &mut |_, _, _| {}).unwrap();
+    let daily = &set.models[&Granularity::Day];
+    assert_eq!(daily.members, ["classic:forecast.snaive"], "{daily:?}");
+    let table: Value = serde_json::from_str(daily.description.as_deref().unwrap()).unwrap();
+    assert_eq!(table.as_array().unwrap().len(), 3, "naive, snaive and their mean were scored: {table}");
+    assert!(table[0]["relative_error"].as_f64().unwrap() < 0.1, "{table}");
+    let total = set.get(Granularity::Day, agora_sales::Metric::Units, &agora_sales::Scope::Total).unwrap();
+    assert_eq!(total.forecast.mean[..7], [2.0, 2.0, 4.0, 4.0, 16.0, 24.0, 6.0], "the weekly pattern continues");
+}
+
+#[test]
 fn m4_weekly_evaluation_reproduces_naive2_and_the_ensemble_beats_it() {
     let data = root().join("../shared/data/m4-weekly");
     if !data.join("Weekly-train.csv").exists() {
@@ -170,12 +197,41 @@ fn cdnow_weekly_spend_is_forecast_from_ingested_orders() {
 }
 
 #[test]
+fn the_torch_plugin_forecasts_through_the_host() {
+    let library =
+        root().join("plugins/model-torch/target/release").join(format!("libagora_model_torch.{}", std::env::consts::DLL_EXTENSION));
+    let data = root().join("../shared/data/m4-weekly");
+    if !library.exists() || !data.exists() {
+        assert!(std::env::var_os("AGORA_REQUIRE_OPTIONAL").is_none(), "{} or {} is missing", library.display(), data.display());
+        eprintln!("skipped: run scripts/setup-torch.sh for the torch plugin");
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("agora.toml");
+    let dirs = [crate::common::plugin_dir(), library.parent().unwrap().to_path_buf()].map(|dir| dir.display().to_string());
+    std::fs::write(
+        &config,
+        format!("[store]\npath = {:?}\n[plugins]\ndirs = {dirs:?}\n", dir.path().join("main.sled").display().to_string()),
+    )
+    .unwrap();
+    let args = ["--config", config.to_str().unwrap(), "eval", "forecast", "--data", data.to_str().unwrap(), "--dataset", "m4-weekly"];
+    let output =
+        agora(&[&args[..], &["--plugin", "torch", "--model", "nbeats", "--params", r#"{"epochs": 5}"#, "--holdout", "--json"]].concat());
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    let results = last_json(&output);
+    let nbeats = &results["models"][1];
+    assert_eq!(nbeats["model"], "forecast.nbeats", "{results}");
+    assert!(nbeats["owa"].as_f64().unwrap() < 1.0, "the deep model beats Naive2 on held-out weeks: {nbeats}");
+    assert!(nbeats["coverage95"].as_f64().unwrap() > 0.8, "{nbeats}");
+}
+
+#[test]
 fn bench_forecast_compares_with_statsforecast_in_one_run() {
     let python = root().join(".venv-forecast/bin/python");
     let data = root().join("../shared/data/m4-weekly");
     if !python.exists() || !data.exists() {
-        // CI sets AGORA_REQUIRE_PEERS after installing the venv, so there this cannot be skipped.
-        assert!(std::env::var_os("AGORA_REQUIRE_PEERS").is_none(), "{} or {} is missing", python.display(), data.display());
+        // CI sets AGORA_REQUIRE_OPTIONAL after installing the venv, so there this cannot be skipped.
+        assert!(std::env::var_os("AGORA_REQUIRE_OPTIONAL").is_none(), "{} or {} is missing", python.display(), data.display());
         eprintln!("skipped: run scripts/setup-python.sh for the statsforecast venv");
         return;
     }

@@ -19,6 +19,10 @@ pub struct ForecastConfig {
     /// Parameters passed to the task's `fit`.
     #[serde(default = "default_params")]
     pub params: serde_json::Value,
+    /// More models to combine with it, as `"plugin:task"` (e.g. `"torch:forecast.nbeats"`): the
+    /// mean of the combination of all of them that does best on held-out values serves.
+    #[serde(default)]
+    pub ensemble: Vec<String>,
     /// Days ahead forecast for daily series.
     #[serde(default = "default_daily_horizon")]
     pub daily_horizon: usize,
@@ -81,6 +85,7 @@ impl Default for ForecastConfig {
             plugin: default_plugin(),
             task: default_task(),
             params: default_params(),
+            ensemble: Vec::new(),
             daily_horizon: default_daily_horizon(),
             weekly_horizon: default_weekly_horizon(),
             refresh_every_s: default_refresh_every(),
@@ -93,10 +98,22 @@ impl Default for ForecastConfig {
 }
 
 impl ForecastConfig {
+    /// Every model to forecast with, as `(plugin, task)`: the configured one, then the ensemble's.
+    pub fn members(&self) -> Vec<(&str, &str)> {
+        std::iter::once((self.plugin.as_str(), self.task.as_str()))
+            .chain(self.ensemble.iter().filter_map(|member| member.split_once(':')))
+            .collect()
+    }
+
     /// Adds a message per invalid key to `problems`.
     pub fn validate(&self, problems: &mut Vec<String>) {
         if !self.task.starts_with("forecast.") {
             problems.push(format!("forecast.task: {:?} is not a forecasting task (they start with \"forecast.\")", self.task));
+        }
+        for member in &self.ensemble {
+            if !member.split_once(':').is_some_and(|(plugin, task)| !plugin.is_empty() && task.starts_with("forecast.")) {
+                problems.push(format!("forecast.ensemble: {member:?} is not \"plugin:forecast.task\" (e.g. \"torch:forecast.nbeats\")"));
+            }
         }
         if !self.params.is_object() {
             problems.push("forecast.params: must be a table of parameters".into());

@@ -112,8 +112,9 @@ pub struct PluginsConfig {
     pub dirs: Vec<PathBuf>,
 }
 
+/// The workspace's build outputs, and the libtorch plugin's own (it is a workspace of its own).
 fn default_plugin_dirs() -> Vec<PathBuf> {
-    vec![PathBuf::from("target/release"), PathBuf::from("target/debug")]
+    ["target/release", "target/debug", "plugins/model-torch/target/release"].map(PathBuf::from).to_vec()
 }
 
 impl Default for PluginsConfig {

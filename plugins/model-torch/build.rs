@@ -1,0 +1,29 @@
+//! Adds an rpath to the real libtorch directory (the venv's `torch/lib`, which `.libtorch/lib`
+//! links into), so the cdylib, tests and examples find libtorch at run time with no
+//! `LD_LIBRARY_PATH`. libtorch's own RUNPATH (`$ORIGIN/../../nvidia/cu13/lib`) then finds the two
+//! CUDA runtime libraries `libtorch_cpu.so` needs to load.
+
+use std::path::PathBuf;
+
+fn main() {
+    println!("cargo:rerun-if-env-changed=LIBTORCH");
+    println!("cargo:rerun-if-changed=build.rs");
+    let Some(libtorch) = std::env::var_os("LIBTORCH").map(PathBuf::from) else {
+        println!("cargo:warning=LIBTORCH is not set: run scripts/setup-torch.sh (no rpath added)");
+        return;
+    };
+    let cpu = libtorch.join("lib").join("libtorch_cpu.so");
+    let real = match std::fs::canonicalize(&cpu) {
+        Ok(real) => real,
+        Err(error) => panic!("{} not found ({error}): run scripts/setup-torch.sh", cpu.display()),
+    };
+    let lib_dir = real.parent().expect("libtorch_cpu.so has a parent directory");
+    println!("cargo:rustc-link-arg=-Wl,-rpath,{}", lib_dir.display());
+    // Link time only: lets the linker resolve libtorch_cpu.so's CUDA runtime dependencies
+    // (libcudart, libcupti) when it checks executables (tests, examples).
+    if let Some(cuda) = lib_dir.parent().and_then(|torch| torch.parent()).map(|site| site.join("nvidia").join("cu13").join("lib")) {
+        if cuda.is_dir() {
+            println!("cargo:rustc-link-arg=-Wl,-rpath-link,{}", cuda.display());
+        }
+    }
+}
