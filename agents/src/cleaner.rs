@@ -21,6 +21,7 @@ use agora_core::record::{EventKind, Record};
 use agora_core::store::{CommitBatch, CommitReport, Store};
 
 use crate::error::AgentError;
+use crate::forecaster::NewSales;
 use crate::recommender::NewInteractions;
 use crate::state::{AgentState, AgentStatus, GetState};
 
@@ -61,6 +62,8 @@ pub struct Cleaner {
     queued: Arc<AtomicU64>,
     /// Told about every committed batch's interactions (the Recommend agent), if any.
     interactions: Option<Recipient<NewInteractions>>,
+    /// Told when a committed batch held sales (the Forecast agent), if any.
+    sales: Option<Recipient<NewSales>>,
     event_kinds: Vec<EventKind>,
 }
 
@@ -132,7 +135,8 @@ impl CleanerHandle {
 impl Cleaner {
     /// Compiles every source's rules, loads the stored counters and starts one Clean agent per
     /// source, each on its own thread. `interactions`, when given, hears about every committed
-    /// interaction (events of `recommend.event_kinds`, order lines, reviews).
+    /// interaction (events of `recommend.event_kinds`, order lines, reviews); `sales` hears when
+    /// a committed batch held order lines or purchase events.
     ///
     /// # Errors
     /// A config or store error found while preparing.
@@ -140,6 +144,7 @@ impl Cleaner {
         config: &AgoraConfig,
         store: Arc<dyn Store>,
         interactions: Option<Recipient<NewInteractions>>,
+        sales: Option<Recipient<NewSales>>,
     ) -> Result<CleanerHandle, AgentError> {
         let event_kinds: Vec<EventKind> = config.recommend.event_kinds.iter().filter_map(|kind| EventKind::parse(kind)).collect();
         let mut stats: HashMap<String, SourceStats> = store.source_stats()?.into_iter().collect();
@@ -150,7 +155,7 @@ impl Cleaner {
             let queued = Arc::new(AtomicU64::new(0));
             let (store, shared_queue, name_for_state) = (store.clone(), queued.clone(), cleaner_name(name));
             let (method, threshold) = (config.clean.outlier_method, config.clean.outlier_threshold);
-            let (interactions, event_kinds) = (interactions.clone(), event_kinds.clone());
+            let (interactions, sales, event_kinds) = (interactions.clone(), sales.clone(), event_kinds.clone());
             let addr = SyncArbiter::start(1, move || Cleaner {
                 store: store.clone(),
                 rules: rules.clone(),
@@ -160,6 +165,7 @@ impl Cleaner {
                 state: AgentState::starting(&name_for_state, "clean", 0),
                 queued: shared_queue.clone(),
                 interactions: interactions.clone(),
+                sales: sales.clone(),
                 event_kinds: event_kinds.clone(),
             });
             lanes.insert(name.clone(), Lane { addr, queued });
@@ -181,6 +187,11 @@ impl Cleaner {
             .interactions
             .as_ref()
             .map(|_| NewInteractions::from_records(cleaned.records.iter().map(|record| &record.record), &self.event_kinds));
+        let sales = cleaned.records.iter().any(|record| match &record.record {
+            Record::Order(_) => true,
+            Record::Event(event) => event.kind == EventKind::Purchase,
+            _ => false,
+        });
         let report = self.store.commit(CommitBatch {
             source: msg.source.clone(),
             records: cleaned.records,
@@ -198,6 +209,9 @@ impl Cleaner {
             if report.accepted > 0 && !interactions.0.is_empty() {
                 recipient.do_send(interactions);
             }
+        }
+        if let Some(recipient) = self.sales.as_ref().filter(|_| sales && report.accepted > 0) {
+            recipient.do_send(NewSales);
         }
         Ok(report)
     }
@@ -323,7 +337,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let store: Arc<dyn Store> = Arc::new(SledStore::open(&dir.path().join("s"), 16).unwrap());
         let config = AgoraConfig::from_toml_str(CONFIG).unwrap();
-        let cleaners = Cleaner::start_all(&config, store.clone(), None).unwrap();
+        let cleaners = Cleaner::start_all(&config, store.clone(), None, None).unwrap();
         let view = r#"{"user":"u1","item":"i1","type":"view","ts":1704067200}"#;
         let lines = batch(&[view, view, r#"{"user":"u1","item":"i1","type":"teleport","ts":1704067200}"#]);
         let report = cleaners.submit(CleanBatch { source: "events".into(), batch: lines, checkpoint: Some(b"7".to_vec()) }).await.unwrap();

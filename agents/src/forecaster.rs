@@ -1,7 +1,8 @@
 //! The Forecast agent: keeps the sales forecasts in service. At start it serves the stored set;
-//! every `forecast.refresh_every_s` it rebuilds the sales series from the store and, when their
-//! data version changed (new orders), forecasts them again on a worker thread, stores the new set
-//! in sled and swaps it in. HTTP reads forecasts through a [`ForecasterHandle`], never the mailbox.
+//! every `forecast.refresh_every_s`, and `forecast.refresh_after_sales_s` after the Clean agents
+//! report new sales, it rebuilds the sales series from the store and, when their data version
+//! changed, forecasts them again on a worker thread, stores the new set in sled and swaps it in.
+//! HTTP reads forecasts through a [`ForecasterHandle`], never the mailbox.
 
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
@@ -30,6 +31,11 @@ const NO_DATA_RETRY: Duration = Duration::from_secs(5);
 #[derive(Message)]
 #[rtype(result = "Result<(), AgentError>")]
 pub struct RefreshForecasts;
+
+/// A Clean agent committed order lines or purchase events.
+#[derive(Message, Clone, Copy, Debug)]
+#[rtype(result = "()")]
+pub struct NewSales;
 
 /// What the HTTP layer reads: the forecast set in service. Cheap to clone.
 #[derive(Clone, Default)]
@@ -97,6 +103,8 @@ pub struct Forecaster {
     handle: ForecasterHandle,
     state: SharedState,
     refreshing: bool,
+    /// A refresh for new sales is scheduled.
+    sales_refresh_due: bool,
 }
 
 impl Forecaster {
@@ -108,12 +116,24 @@ impl Forecaster {
             handle: ForecasterHandle::default(),
             state: SharedState::new(FORECASTER_NAME, "forecast"),
             refreshing: false,
+            sales_refresh_due: false,
         }
     }
 
     /// The handle the HTTP layer serves from.
     pub fn handle(&self) -> ForecasterHandle {
         self.handle.clone()
+    }
+
+    /// The refresh `NewSales` scheduled; while another refresh runs (it may have read the store
+    /// before these sales), it waits for that one to finish.
+    fn refresh_for_sales(&mut self, ctx: &mut Context<Self>) {
+        if self.refreshing {
+            ctx.run_later(Duration::from_secs(1), |forecaster, ctx| forecaster.refresh_for_sales(ctx));
+            return;
+        }
+        self.sales_refresh_due = false;
+        self.refresh(false, ctx);
     }
 
     fn refresh(&mut self, force: bool, ctx: &mut Context<Self>) {
@@ -165,6 +185,17 @@ impl Actor for Forecaster {
         self.refresh(false, ctx);
         if self.config.refresh_every_s > 0 {
             ctx.run_interval(Duration::from_secs(self.config.refresh_every_s), |forecaster, ctx| forecaster.refresh(false, ctx));
+        }
+    }
+}
+
+impl Handler<NewSales> for Forecaster {
+    type Result = ();
+
+    fn handle(&mut self, _msg: NewSales, ctx: &mut Context<Self>) {
+        if self.config.refresh_after_sales_s > 0 && !self.sales_refresh_due {
+            self.sales_refresh_due = true;
+            ctx.run_later(Duration::from_secs(self.config.refresh_after_sales_s), |forecaster, ctx| forecaster.refresh_for_sales(ctx));
         }
     }
 }

@@ -20,7 +20,7 @@ pub mod worker;
 pub use analyst::{Analyst, GetCohorts, GetFunnel, GetProfile, GetSummary, Refresh};
 pub use cleaner::{Barrier, CleanBatch, Cleaner, CleanerHandle, FlagOutliers};
 pub use error::AgentError;
-pub use forecaster::{Forecaster, ForecasterHandle, RefreshForecasts};
+pub use forecaster::{Forecaster, ForecasterHandle, NewSales, RefreshForecasts};
 pub use ingestor::Ingestor;
 pub use recommender::{NewInteractions, Recommender, RecommenderHandle, Retrain};
 pub use state::{AgentState, AgentStatus, GetState};

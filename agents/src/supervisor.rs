@@ -174,7 +174,8 @@ impl Supervisor {
             (forecaster.start(), handle)
         });
         let interactions = recommend.as_ref().map(|agents| agents.recommender.clone().recipient());
-        let cleaner = Cleaner::start_all(&config, store.clone(), interactions)?;
+        let sales = forecast.as_ref().map(|(forecaster, _)| forecaster.clone().recipient());
+        let cleaner = Cleaner::start_all(&config, store.clone(), interactions, sales)?;
         let analyst = if once {
             None
         } else {

@@ -14,7 +14,7 @@ use agora_core::store::Store;
 use anyhow::bail;
 use serde_json::json;
 
-use super::{ingest, plugin_dirs, record_run};
+use super::{cdnow_config, ingest, record_run};
 
 /// Published CDNOW parameters (Fader, Hardie & Lee 2005; pymc-marketing's Pareto/NBD test).
 const PUBLISHED_BGNBD: [f64; 4] = [0.243, 4.414, 0.793, 2.426];
@@ -51,38 +51,6 @@ pub fn run(data: &Path, dataset: &str, json: bool, config: &AgoraConfig) -> anyh
         print_table(&results);
     }
     Ok(())
-}
-
-/// The ingestion config: CDNOW's whitespace-separated sample as order lines.
-fn cdnow_config(file: &Path, store: &Path, base: &AgoraConfig) -> anyhow::Result<AgoraConfig> {
-    let dirs = plugin_dirs(base);
-    let text = format!(
-        r#"
-        [store]
-        path = {store:?}
-        [plugins]
-        dirs = {dirs:?}
-        # Each line of the sample is one purchase: the line's byte offset is its order id, and its
-        # dollar value is kept as one unit at that price (the CD count is not needed here).
-        [sources.cdnow]
-        plugin = "csv"
-        record = "order"
-        params = {{ path = {file:?}, delimiter = "whitespace", header = false, columns = ["master_id", "customer", "date", "cds", "dollars"], offset_column = "line_offset" }}
-        dedup_key = ["order_id"]
-        timestamp_formats = ["%Y%m%d"]
-        [sources.cdnow.fields]
-        order_id = "line_offset"
-        user_id = "customer"
-        item_id = {{ from = "item", missing = "default", default = "cd" }}
-        quantity = {{ from = "quantity", missing = "default", default = 1 }}
-        unit_price = "dollars"
-        ts = "date"
-        "#,
-        store = store.display().to_string(),
-        dirs = dirs.iter().map(|dir| dir.display().to_string()).collect::<Vec<_>>(),
-        file = file.display().to_string(),
-    );
-    Ok(AgoraConfig::from_toml_str(&text)?)
 }
 
 /// Fits the models on the 39-week calibration period and compares the 39-week holdout.

@@ -19,7 +19,7 @@ use anyhow::{bail, Context};
 use serde::Serialize;
 use serde_json::json;
 
-use super::{ingest, plugin_dirs, record_run};
+use super::{cdnow_config, ingest, plugin_dirs, record_run};
 
 /// The M4 Weekly horizon, and CDNOW's held-out weeks.
 pub(crate) const HORIZON: usize = 13;
@@ -282,37 +282,6 @@ fn ensemble_row(host: &PluginHost, list: &str, train: &[Vec<f64>], test: &[Vec<f
     };
     let name = format!("ensemble of {list}: chose {}", choice.chosen.iter().map(|&m| members[m].name()).collect::<Vec<_>>().join(" + "));
     Ok(score_run(&name, train, test, &run, Some(naive2))?.0)
-}
-
-/// CDNOW's full cohort as order lines: one line per purchase, its dollar value as the price of one
-/// unit (so revenue is the spend; "units" would count purchase lines).
-fn cdnow_config(file: &Path, store: &Path, base: &AgoraConfig) -> anyhow::Result<AgoraConfig> {
-    let dirs = plugin_dirs(base);
-    let text = format!(
-        r#"
-        [store]
-        path = {store:?}
-        [plugins]
-        dirs = {dirs:?}
-        [sources.cdnow]
-        plugin = "csv"
-        record = "order"
-        params = {{ path = {file:?}, delimiter = "whitespace", header = true, offset_column = "line_offset" }}
-        dedup_key = ["order_id"]
-        timestamp_formats = ["%Y%m%d"]
-        [sources.cdnow.fields]
-        order_id = "line_offset"
-        user_id = "customer_id"
-        item_id = {{ from = "item", missing = "default", default = "cd" }}
-        quantity = {{ from = "quantity", missing = "default", default = 1 }}
-        unit_price = "dollar_value"
-        ts = "date"
-        "#,
-        store = store.display().to_string(),
-        dirs = dirs.iter().map(|dir| dir.display().to_string()).collect::<Vec<_>>(),
-        file = file.display().to_string(),
-    );
-    Ok(AgoraConfig::from_toml_str(&text)?)
 }
 
 fn cdnow(

@@ -136,6 +136,44 @@ fn ingest(config: AgoraConfig, what: &str) -> anyhow::Result<Arc<dyn Store>> {
     })
 }
 
+/// The ingestion config for a CDNOW file (`CDNOW_sample.txt`, headerless with the master id
+/// first, or `CDNOW_master.txt`, with a header) as order lines: the line's byte offset is its
+/// order id, and its dollar value is the price of one unit, so revenue is the spend (the CD
+/// count is not used).
+fn cdnow_config(file: &Path, store: &Path, base: &AgoraConfig) -> anyhow::Result<AgoraConfig> {
+    let sample = file.file_name().is_some_and(|name| name == "CDNOW_sample.txt");
+    let layout = if sample {
+        r#"header = false, columns = ["master_id", "customer", "date", "cds", "dollars"]"#
+    } else {
+        r#"header = true, columns = ["customer", "date", "cds", "dollars"]"#
+    };
+    let text = format!(
+        r#"
+        [store]
+        path = {store:?}
+        [plugins]
+        dirs = {dirs:?}
+        [sources.cdnow]
+        plugin = "csv"
+        record = "order"
+        params = {{ path = {file:?}, delimiter = "whitespace", {layout}, offset_column = "line_offset" }}
+        dedup_key = ["order_id"]
+        timestamp_formats = ["%Y%m%d"]
+        [sources.cdnow.fields]
+        order_id = "line_offset"
+        user_id = "customer"
+        item_id = {{ from = "item", missing = "default", default = "cd" }}
+        quantity = {{ from = "quantity", missing = "default", default = 1 }}
+        unit_price = "dollars"
+        ts = "date"
+        "#,
+        store = store.display().to_string(),
+        dirs = plugin_dirs(base).iter().map(|dir| dir.display().to_string()).collect::<Vec<_>>(),
+        file = file.display().to_string(),
+    );
+    Ok(AgoraConfig::from_toml_str(&text)?)
+}
+
 /// Records a run in the configured store; a failure to record is a warning, not a failed eval.
 fn record_run(config: &AgoraConfig, kind: &str, dataset: &str, run_config: &str, results: &serde_json::Value) {
     let recorded = open_store(config).and_then(|main| {

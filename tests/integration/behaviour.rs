@@ -8,7 +8,7 @@ use agora::app::Node;
 use serde_json::Value;
 
 use crate::cli::{recorded_runs, run_eval};
-use crate::common::{root, wait_for_agent, TestShop};
+use crate::common::{shared_data, wait_for_agent, TestShop};
 
 #[actix_rt::test]
 async fn profiles_funnels_and_cohorts_are_served() {
@@ -71,11 +71,7 @@ async fn profiles_funnels_and_cohorts_are_served() {
 
 #[test]
 fn cdnow_parameters_match_the_published_ones_through_the_ingestion_path() {
-    let data = root().join("../shared/data/cdnow");
-    if !data.join("CDNOW_sample.txt").exists() {
-        eprintln!("skipped: {} is not here", data.display());
-        return;
-    }
+    let Some(data) = shared_data("cdnow", "CDNOW_sample.txt") else { return };
     let (results, dir) = run_eval("behaviour", &data, "cdnow", &[]);
     assert_eq!(results["customers"], 2357);
     assert_eq!(results["records_ingested"], 6919);

@@ -13,6 +13,18 @@ pub fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }
 
+/// `../shared/data/<set>` when it holds `file`; otherwise says the test is skipped and gives
+/// `None` (the public data sets sit beside the checkout, not in it).
+pub fn shared_data(set: &str, file: &str) -> Option<PathBuf> {
+    let dir = root().join("../shared/data").join(set);
+    if dir.join(file).exists() {
+        Some(dir)
+    } else {
+        eprintln!("skipped: {} is not here", dir.join(file).display());
+        None
+    }
+}
+
 /// The directory the plugin libraries are built into.
 pub fn plugin_dir() -> PathBuf {
     let target = std::env::var_os("CARGO_TARGET_DIR").map(PathBuf::from).unwrap_or_else(|| root().join("target"));

@@ -16,7 +16,7 @@ use agora_sales::{Granularity, SalesData};
 use serde_json::Value;
 
 use crate::cli::{agora, last_json, recorded_runs, run_eval};
-use crate::common::{root, wait_for_agent, TestShop};
+use crate::common::{root, shared_data, wait_for_agent, TestShop};
 
 macro_rules! get {
     ($app:expr, $uri:expr) => {{
@@ -133,6 +133,53 @@ async fn forecasts_are_served_with_intervals_history_fallbacks_and_errors() {
     assert_eq!(stored.models, set.models);
 }
 
+#[actix_rt::test]
+async fn new_sales_are_forecast_again_without_being_asked() {
+    let shop = TestShop::small(74);
+    let mut config = shop.config();
+    config.recommend.enabled = false;
+    config.server.ingest_token = Some("tok".into());
+    config.forecast.refresh_every_s = 0;
+    config.forecast.refresh_after_sales_s = 1;
+    config.forecast.purchase_events = true;
+    let forecast_config = config.forecast.clone();
+    let node = Node::start(config, false).unwrap();
+    for source in ["orders", "events", "catalog"] {
+        let read = shop.manifest.sources[source].read;
+        wait_for_agent(&node, &format!("ingest:{source}"), Duration::from_secs(60), |state| state.processed >= read).await;
+    }
+    let (_, handle) = node.forecast.clone().unwrap();
+    // Only the Clean agents' NewSales messages drive the refreshes here (no schedule, no RefreshForecasts).
+    let caught_up = |expected: String| {
+        let handle = handle.clone();
+        async move {
+            let started = Instant::now();
+            while handle.current().is_none_or(|set| set.data_version != expected) {
+                assert!(started.elapsed() < Duration::from_secs(60), "the forecasts never caught up with the sales");
+                actix_rt::time::sleep(Duration::from_millis(100)).await;
+            }
+        }
+    };
+    caught_up(SalesData::from_store(node.store.as_ref(), &forecast_config).unwrap().stats.data_version).await;
+    let before = handle.current().unwrap();
+
+    // A purchase pushed through the API changes the sales, and the forecasts follow.
+    let app = web_test::init_service(App::new().configure(agora::http::configure(node.clone()))).await;
+    let body = r#"{"user":"U7","item":"SKU-00003","type":"purchase","ts":"2024-12-30T10:00:00Z","session":"w1"}"#;
+    let request = web_test::TestRequest::post()
+        .uri("/api/v1/ingest/web")
+        .insert_header(("Authorization", "Bearer tok"))
+        .set_payload(body)
+        .to_request();
+    let pushed: Value = web_test::call_and_read_body_json(&app, request).await;
+    assert_eq!(pushed["accepted"], 1, "{pushed}");
+    let after = SalesData::from_store(node.store.as_ref(), &forecast_config).unwrap();
+    assert_ne!(after.stats.data_version, before.data_version);
+    assert!(after.stats.purchase_events > 0, "purchase events count as sales here");
+    caught_up(after.stats.data_version).await;
+    assert!(handle.current().unwrap().generated_at > before.generated_at);
+}
+
 #[test]
 fn an_ensemble_across_tasks_keeps_what_does_best_on_held_out_days() {
     // 20 weeks of daily sales with a strong weekly pattern: the seasonal naive forecast wins.
@@ -158,11 +205,7 @@ fn an_ensemble_across_tasks_keeps_what_does_best_on_held_out_days() {
 
 #[test]
 fn m4_weekly_evaluation_reproduces_naive2_and_the_ensemble_beats_it() {
-    let data = root().join("../shared/data/m4-weekly");
-    if !data.join("Weekly-train.csv").exists() {
-        eprintln!("skipped: {} is not here", data.display());
-        return;
-    }
+    let Some(data) = shared_data("m4-weekly", "Weekly-train.csv") else { return };
     // All 359 series with the cheap models: Naive2 must match the published 9.161 / 2.777.
     let (results, dir) = run_eval("forecast", &data, "m4-weekly", &["--model", "naive"]);
     assert_eq!(results["series"], 359);
@@ -179,11 +222,7 @@ fn m4_weekly_evaluation_reproduces_naive2_and_the_ensemble_beats_it() {
 
 #[test]
 fn cdnow_weekly_spend_is_forecast_from_ingested_orders() {
-    let data = root().join("../shared/data/cdnow");
-    if !data.join("CDNOW_master.txt").exists() {
-        eprintln!("skipped: {} is not here", data.display());
-        return;
-    }
+    let Some(data) = shared_data("cdnow", "CDNOW_master.txt") else { return };
     let (results, _) = run_eval("forecast", &data, "cdnow", &["--model", "auto,theta"]);
     // Every line of the cohort entered through ingestion; 1997-01-01 .. 1998-06-28 is 78 full weeks.
     assert_eq!(results["order_lines"], 69_659, "{results}");

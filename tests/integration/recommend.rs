@@ -14,7 +14,7 @@ use agora_recommend::{Dataset, RecommendRequest};
 use serde_json::Value;
 
 use crate::cli::{recorded_runs, run_eval};
-use crate::common::{ingest_once, plugin_dir, root, wait_for_agent, TestShop};
+use crate::common::{ingest_once, plugin_dir, shared_data, wait_for_agent, TestShop};
 
 /// GET `uri` from the test app: (status, JSON body).
 macro_rules! get {
@@ -162,11 +162,7 @@ async fn recommendations_are_served_with_reasons_rules_cold_start_and_live_updat
 
 #[test]
 fn lastfm_evaluation_through_the_ingestion_path_beats_popularity() {
-    let data = root().join("../shared/data/s3rec-amazon");
-    if !data.join("LastFM.txt").exists() {
-        eprintln!("skipped: {} is not here", data.display());
-        return;
-    }
+    let Some(data) = shared_data("s3rec-amazon", "LastFM.txt") else { return };
     let (results, dir) = run_eval("recommend", &data, "lastfm", &["--model", "all"]);
     assert_eq!(results["data"], "users=1090 items=3646 interactions=52551", "every line and item ingested: {results}");
     assert_eq!(results["test_users"], 1090);

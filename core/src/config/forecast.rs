@@ -33,6 +33,10 @@ pub struct ForecastConfig {
     /// sales changed; 0 looks only at start.
     #[serde(default = "default_refresh_every")]
     pub refresh_every_s: u64,
+    /// After the Clean agents commit new sales, forecast again this many seconds later (batches
+    /// arriving meanwhile join the same refresh); 0 leaves it to the `refresh_every_s` schedule.
+    #[serde(default = "default_refresh_after_sales")]
+    pub refresh_after_sales_s: u64,
     /// Order statuses whose lines are not sales (compared case-insensitively).
     #[serde(default = "default_excluded_statuses")]
     pub excluded_statuses: Vec<String>,
@@ -71,6 +75,9 @@ fn default_weekly_horizon() -> usize {
 fn default_refresh_every() -> u64 {
     300
 }
+fn default_refresh_after_sales() -> u64 {
+    30
+}
 fn default_excluded_statuses() -> Vec<String> {
     ["cancelled", "canceled", "refunded", "returned", "failed"].map(String::from).to_vec()
 }
@@ -89,6 +96,7 @@ impl Default for ForecastConfig {
             daily_horizon: default_daily_horizon(),
             weekly_horizon: default_weekly_horizon(),
             refresh_every_s: default_refresh_every(),
+            refresh_after_sales_s: default_refresh_after_sales(),
             excluded_statuses: default_excluded_statuses(),
             exclude_outliers: true,
             purchase_events: false,
