@@ -1,5 +1,15 @@
 //! The test harness: plugin directory, generated shops, configs, and an in-process node.
 
+/// GET `uri` from an actix-web test app: (status, JSON body).
+macro_rules! get {
+    ($app:expr, $uri:expr) => {{
+        let response = actix_web::test::call_service($app, actix_web::test::TestRequest::get().uri($uri).to_request()).await;
+        let status = response.status().as_u16();
+        let body: serde_json::Value = actix_web::test::read_body_json(response).await;
+        (status, body)
+    }};
+}
+
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 

@@ -18,15 +18,6 @@ use serde_json::Value;
 use crate::cli::{agora, last_json, recorded_runs, run_eval};
 use crate::common::{root, shared_data, wait_for_agent, TestShop};
 
-macro_rules! get {
-    ($app:expr, $uri:expr) => {{
-        let response = web_test::call_service($app, web_test::TestRequest::get().uri($uri).to_request()).await;
-        let status = response.status().as_u16();
-        let body: Value = web_test::read_body_json(response).await;
-        (status, body)
-    }};
-}
-
 /// Checks every forecast point: lower ≤ mean ≤ upper, all finite, dated one period apart.
 fn check_points(body: &Value, horizon: usize) {
     let points = body["forecast"].as_array().unwrap_or_else(|| panic!("no forecast: {body}"));

@@ -3,6 +3,7 @@
 
 mod behaviour;
 mod cli;
+#[macro_use]
 mod common;
 mod crash;
 mod forecast;

@@ -16,16 +16,6 @@ use serde_json::Value;
 use crate::cli::{recorded_runs, run_eval};
 use crate::common::{ingest_once, plugin_dir, shared_data, wait_for_agent, TestShop};
 
-/// GET `uri` from the test app: (status, JSON body).
-macro_rules! get {
-    ($app:expr, $uri:expr) => {{
-        let response = web_test::call_service($app, web_test::TestRequest::get().uri($uri).to_request()).await;
-        let status = response.status().as_u16();
-        let body: Value = web_test::read_body_json(response).await;
-        (status, body)
-    }};
-}
-
 fn item_ids(body: &Value) -> Vec<String> {
     body["items"].as_array().unwrap().iter().map(|item| item["item_id"].as_str().unwrap().to_string()).collect()
 }
