@@ -35,16 +35,6 @@ fn read(path: &str) -> Vec<Vec<f64>> {
         .collect()
 }
 
-#[derive(serde::Deserialize)]
-struct Answer {
-    mean: Vec<f64>,
-    lower80: Vec<f64>,
-    upper80: Vec<f64>,
-    lower95: Vec<f64>,
-    upper95: Vec<f64>,
-    model: String,
-}
-
 /// Fits on `train`, forecasts H steps; returns the forecasts and the fit and forecast seconds.
 fn nbeats(train: &[Vec<f64>], params: &str) -> (Vec<Forecast>, f64, f64) {
     let data = SeriesSet::new(52, H as u32, train).encode();
@@ -62,12 +52,8 @@ fn nbeats(train: &[Vec<f64>], params: &str) -> (Vec<Forecast>, f64, f64) {
     let model = TorchModels::load("forecast.nbeats", &snapshot).unwrap_or_else(|e| panic!("load: {e}"));
     let request = serde_json::json!({"op": "forecast", "horizon": H, "series": train});
     let response = model.infer(request.to_string().as_bytes()).unwrap_or_else(|e| panic!("infer: {e}"));
-    let answers: Vec<Answer> = serde_json::from_slice(&response).expect("a JSON forecast array");
+    let forecasts: Vec<Forecast> = serde_json::from_slice(&response).expect("a JSON forecast array");
     let forecast_secs = t1.elapsed().as_secs_f64();
-    let forecasts = answers
-        .into_iter()
-        .map(|a| Forecast { mean: a.mean, lower80: a.lower80, upper80: a.upper80, lower95: a.lower95, upper95: a.upper95, model: a.model })
-        .collect();
     (forecasts, fit_secs, forecast_secs)
 }
 
