@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use actix::Addr;
 use agora_agents::supervisor::{Pipeline, RecommendAgents};
-use agora_agents::{Analyst, Forecaster, ForecasterHandle, GetPipelineState, PipelineState, Supervisor};
+use agora_agents::{Analyst, Forecaster, ForecasterHandle, GetPipelineState, PipelineState, Responder, ResponderHandle, Supervisor};
 use agora_core::config::AgoraConfig;
 use agora_core::plugin::PluginHost;
 use agora_core::quality::QualityReport;
@@ -26,6 +26,9 @@ pub struct Node {
     /// The Forecast agent and the forecasts it serves (not started by `--once` runs or with
     /// `forecast.enabled = false`).
     pub forecast: Option<(Addr<Forecaster>, ForecasterHandle)>,
+    /// The Responder and the handle questions are answered with (not started by `--once` runs
+    /// or with `qa.enabled = false`).
+    pub qa: Option<(Addr<Responder>, ResponderHandle)>,
 }
 
 impl Node {
@@ -37,8 +40,8 @@ impl Node {
         let store: Arc<dyn Store> = Arc::new(open_store(&config)?);
         let host = Arc::new(PluginHost::new(config.plugins.dirs.clone()));
         let config = Arc::new(config);
-        let Pipeline { supervisor, analyst, recommend, forecast } = Supervisor::start(config.clone(), store.clone(), host.clone(), once)?;
-        Ok(Self { config, store, host, supervisor, analyst, recommend, forecast })
+        let Pipeline { supervisor, analyst, recommend, forecast, qa } = Supervisor::start(config.clone(), store.clone(), host.clone(), once)?;
+        Ok(Self { config, store, host, supervisor, analyst, recommend, forecast, qa })
     }
 
     /// Every agent's state.

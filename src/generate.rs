@@ -1,7 +1,8 @@
 //! A seeded generator of a small, deliberately dirty multi-source shop: a catalogue CSV, a
 //! behaviour-event JSONL file and a semicolon-separated orders CSV, with the defects real feeds
-//! have. It keeps its own ledger of what each planted defect must become, so tests can assert
-//! exact counts without trusting the cleaner they test.
+//! have, plus the hand-written FAQ knowledge base (clean). It keeps its own ledger of what each
+//! planted defect must become, so tests can assert exact counts without trusting the cleaner
+//! they test.
 
 use std::collections::BTreeMap;
 use std::fs::File;
@@ -97,9 +98,20 @@ pub fn generate_shop(dir: &Path, seed: u64, size: ShopSize) -> std::io::Result<S
     manifest.sources.insert("catalog".into(), write_catalog(&dir.join("catalog.csv"), &mut rng, size)?);
     manifest.sources.insert("events".into(), write_events(&dir.join("events.jsonl"), &mut rng, size)?);
     manifest.sources.insert("orders".into(), write_orders(&dir.join("orders.csv"), &mut rng, size)?);
+    manifest.sources.insert("faq".into(), write_faq(&dir.join("faq.jsonl"))?);
     let ledger = serde_json::to_vec_pretty(&manifest).map_err(std::io::Error::other)?;
     std::fs::write(dir.join("manifest.json"), ledger)?;
     Ok(manifest)
+}
+
+/// The demo shop's customer-service knowledge base, written by hand (see data/shop/SOURCE.md).
+const FAQ: &str = include_str!("../data/shop/faq.jsonl");
+
+/// Writes the FAQ knowledge base; every entry is valid.
+fn write_faq(path: &Path) -> std::io::Result<Expected> {
+    std::fs::write(path, FAQ)?;
+    let entries = FAQ.lines().filter(|line| !line.trim().is_empty()).count() as u64;
+    Ok(Expected { read: entries, accepted: entries, ..Expected::default() })
 }
 
 /// An item id as a source spells it: the catalogue writes `SKU-00042`, others vary.

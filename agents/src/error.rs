@@ -23,6 +23,9 @@ pub enum AgentError {
     /// Building or forecasting sales series failed.
     #[error(transparent)]
     Sales(#[from] agora_sales::SalesError),
+    /// Building the QA engine or answering with it failed.
+    #[error(transparent)]
+    Qa(#[from] agora_qa::QaError),
     /// A config value only an agent can check is invalid; the message names the key.
     #[error("invalid config: {0}")]
     Config(String),

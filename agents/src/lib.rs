@@ -3,7 +3,7 @@
 //! Agents only talk by messages. Each one answers [`GetState`]; the [`Supervisor`] restarts a
 //! failed agent alone. Blocking work (plugin polls, cleaning, sled commits, training) runs off
 //! the async arbiter: Ingest agents poll on their own worker threads, Clean agents are sync
-//! actors, and the Encode and Fuse agents run each job on a worker thread.
+//! actors, and the Encode, Fuse, Forecast and Responder agents run each job on a worker thread.
 
 pub mod analyst;
 pub mod cleaner;
@@ -13,6 +13,7 @@ pub mod forecaster;
 pub mod fuser;
 pub mod ingestor;
 pub mod recommender;
+pub mod responder;
 pub mod state;
 pub mod supervisor;
 pub mod worker;
@@ -23,5 +24,6 @@ pub use error::AgentError;
 pub use forecaster::{Forecaster, ForecasterHandle, NewSales, RefreshForecasts};
 pub use ingestor::Ingestor;
 pub use recommender::{NewInteractions, Recommender, RecommenderHandle, Retrain};
+pub use responder::{Answered, RefreshKnowledge, Responder, ResponderHandle};
 pub use state::{AgentState, AgentStatus, GetState};
 pub use supervisor::{AgentEvent, GetPipelineState, PipelineState, PushBatch, SetPaused, Shutdown, Supervisor, WaitForCompletion};

@@ -27,6 +27,7 @@ use crate::forecaster::{Forecaster, ForecasterHandle};
 use crate::fuser::Fuser;
 use crate::ingestor::{Ingestor, IngestorSetup, Pause, Resume, Stop};
 use crate::recommender::{Recommender, RecommenderHandle};
+use crate::responder::{Responder, ResponderHandle};
 use crate::state::{AgentState, AgentStatus, GetState};
 
 /// How an Ingest agent's run ended, told to the supervisor.
@@ -130,6 +131,8 @@ pub struct Pipeline {
     pub recommend: Option<RecommendAgents>,
     /// The Forecast agent and its handle (long-running pipelines with `forecast.enabled`).
     pub forecast: Option<(Addr<Forecaster>, ForecasterHandle)>,
+    /// The Responder and its handle (long-running pipelines with `qa.enabled`).
+    pub qa: Option<(Addr<Responder>, ResponderHandle)>,
 }
 
 /// The supervisor of one node's pipeline.
@@ -139,6 +142,7 @@ pub struct Supervisor {
     analyst: Option<Addr<Analyst>>,
     recommend: Option<RecommendAgents>,
     forecaster: Option<Addr<Forecaster>>,
+    responder: Option<Addr<Responder>>,
     refresh_in_flight: bool,
     store: Arc<dyn Store>,
     host: Arc<PluginHost>,
@@ -156,7 +160,7 @@ impl Supervisor {
     /// Without `once`, it also starts the Analyst (asked to refresh every
     /// `analytics.refresh_ms`) and, with `recommend.enabled`, the Encode, Fuse and Recommend
     /// agents, which train at start and every `recommend.retrain_every_s`, and with
-    /// `forecast.enabled` the Forecast agent.
+    /// `forecast.enabled` the Forecast agent, and with `qa.enabled` the Responder.
     ///
     /// # Errors
     /// A config or store error found while preparing the Clean agents.
@@ -172,6 +176,11 @@ impl Supervisor {
             let forecaster = Forecaster::new(store.clone(), host.clone(), config.forecast.clone());
             let handle = forecaster.handle();
             (forecaster.start(), handle)
+        });
+        let qa = (!once && config.qa.enabled).then(|| {
+            let responder = Responder::new(store.clone(), host.clone(), config.qa.clone(), recommend.as_ref().map(|agents| agents.handle.clone()));
+            let handle = responder.handle();
+            (responder.start(), handle)
         });
         let interactions = recommend.as_ref().map(|agents| agents.recommender.clone().recipient());
         let sales = forecast.as_ref().map(|(forecaster, _)| forecaster.clone().recipient());
@@ -191,6 +200,7 @@ impl Supervisor {
             analyst: analyst.clone(),
             recommend: recommend.clone(),
             forecaster: forecast.as_ref().map(|(addr, _)| addr.clone()),
+            responder: qa.as_ref().map(|(addr, _)| addr.clone()),
             refresh_in_flight: false,
             store,
             host,
@@ -199,7 +209,7 @@ impl Supervisor {
             slots: BTreeMap::new(),
             waiters: Vec::new(),
         };
-        Ok(Pipeline { supervisor: supervisor.start(), analyst, recommend, forecast })
+        Ok(Pipeline { supervisor: supervisor.start(), analyst, recommend, forecast, qa })
     }
 
     fn refresh_analysis(&mut self, ctx: &mut Context<Self>) {
@@ -332,6 +342,7 @@ impl Handler<GetPipelineState> for Supervisor {
         let analyst = self.analyst.clone();
         let recommend = self.recommend.clone();
         let forecaster = self.forecaster.clone();
+        let responder = self.responder.clone();
         let ingestors: Vec<(Option<Addr<Ingestor>>, AgentState, Counters)> =
             self.slots.values().map(|slot| (slot.addr.clone(), slot.last.clone(), slot.counters.clone())).collect();
         Box::pin(async move {
@@ -365,6 +376,11 @@ impl Handler<GetPipelineState> for Supervisor {
             }
             if let Some(forecaster) = forecaster {
                 if let Ok(Ok(state)) = actix::clock::timeout(timeout, forecaster.send(GetState)).await {
+                    agents.push(state);
+                }
+            }
+            if let Some(responder) = responder {
+                if let Ok(Ok(state)) = actix::clock::timeout(timeout, responder.send(GetState)).await {
                     agents.push(state);
                 }
             }

@@ -2,6 +2,7 @@
 
 mod forecast;
 mod ingest;
+mod qa;
 mod serve;
 
 use std::path::PathBuf;
@@ -35,6 +36,15 @@ pub enum BenchCommand {
         /// Only the first this-many series.
         #[arg(long)]
         series: Option<usize>,
+        #[arg(long)]
+        json: bool,
+    },
+    /// The chatbot's latency per question, encoding included, with the hashing and MiniLM
+    /// encoders, on the configured shop (ingested into a scratch store).
+    Qa {
+        /// Questions answered per encoder.
+        #[arg(long, default_value_t = 2000)]
+        questions: usize,
         #[arg(long)]
         json: bool,
     },
@@ -72,7 +82,7 @@ impl BenchCommand {
     /// Whether the command prints JSON.
     pub fn json(&self) -> bool {
         match self {
-            Self::Ingest { json, .. } | Self::Serve { json, .. } | Self::Forecast { json, .. } => *json,
+            Self::Ingest { json, .. } | Self::Serve { json, .. } | Self::Forecast { json, .. } | Self::Qa { json, .. } => *json,
             Self::IngestPhase { .. } => true,
         }
     }
@@ -89,6 +99,7 @@ pub fn run(command: &BenchCommand, config: &AgoraConfig) -> anyhow::Result<()> {
         BenchCommand::Forecast { data, holdout, series, json } => {
             forecast::forecast_bench(&forecast::ForecastBench { data, holdout: *holdout, series: *series, json: *json }, config)
         }
+        BenchCommand::Qa { questions, json } => qa::qa_bench(*questions, *json, config),
         BenchCommand::Serve { data, dataset, rate, seconds, connections, json } => {
             serve::serve_bench(&serve::LoadPlan { rate: *rate, seconds: *seconds, connections: *connections }, data, dataset, *json, config)
         }

@@ -4,13 +4,14 @@
 
 mod behaviour;
 pub(crate) mod forecast;
+mod qa;
 pub(crate) mod recommend;
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use agora_agents::{Shutdown, WaitForCompletion};
-use agora_core::config::AgoraConfig;
+use agora_core::config::{AgoraConfig, EncoderChoice};
 use agora_core::store::{EvalRun, Store};
 use anyhow::Context;
 use clap::Subcommand;
@@ -80,13 +81,49 @@ pub enum EvalCommand {
         #[arg(long)]
         json: bool,
     },
+    /// Customer-service QA: intent accuracy on BANKING77 (full or N-shot, beside the published
+    /// numbers), or FAQ answering on the e-commerce FAQ with held-out paraphrases and
+    /// out-of-scope questions (top-1, MRR@5, hand-off rates).
+    Qa {
+        /// The data set's directory (../shared/data/banking77 or ../shared/data/ecommerce-faq).
+        #[arg(long)]
+        data: PathBuf,
+        /// banking77 or ecommerce-faq.
+        #[arg(long)]
+        dataset: String,
+        /// BANKING77: train on this many examples per intent instead of the whole training set.
+        #[arg(long)]
+        shots: Option<usize>,
+        /// BANKING77: seeds to average over (the sample and the training order change with it).
+        #[arg(long, default_value_t = 1)]
+        seeds: usize,
+        /// The sentence encoder: auto, minilm or hashing (as qa.encoder).
+        #[arg(long, value_parser = parse_encoder, default_value = "auto")]
+        encoder: EncoderChoice,
+        /// BANKING77: `lr` (the router's logistic regression on the encoder's vectors and hashed
+        /// words) or `torch` (MiniLM fine-tuned by the torch plugin's text.classify).
+        #[arg(long, default_value = "lr")]
+        classifier: String,
+        /// BANKING77 with `--classifier torch`: text.classify params as JSON (model_dir is added).
+        #[arg(long, default_value = "{}")]
+        params: String,
+        /// ecommerce-faq: the held-out questions (JSON Lines with question, faq, also).
+        #[arg(long, default_value = "data/qa/ecommerce-faq-heldout.jsonl")]
+        heldout: PathBuf,
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+fn parse_encoder(text: &str) -> Result<EncoderChoice, String> {
+    serde_json::from_value(serde_json::Value::String(text.to_string())).map_err(|_| format!("{text:?}: use auto, minilm or hashing"))
 }
 
 impl EvalCommand {
     /// Whether the command prints JSON.
     pub fn json(&self) -> bool {
         match self {
-            Self::Behaviour { json, .. } | Self::Recommend { json, .. } | Self::Forecast { json, .. } => *json,
+            Self::Behaviour { json, .. } | Self::Recommend { json, .. } | Self::Forecast { json, .. } | Self::Qa { json, .. } => *json,
         }
     }
 }
@@ -113,6 +150,20 @@ pub fn run(command: &EvalCommand, config: &AgoraConfig) -> anyhow::Result<()> {
             },
             config,
         ),
+        EvalCommand::Qa { data, dataset, shots, seeds, encoder, classifier, params, heldout, json } => qa::run(
+            &qa::QaEval {
+                data,
+                dataset,
+                shots: *shots,
+                seeds: (*seeds).max(1),
+                encoder: *encoder,
+                classifier,
+                params,
+                heldout,
+                json: *json,
+            },
+            config,
+        ),
     }
 }
 
@@ -126,7 +177,7 @@ pub(crate) fn plugin_dirs(config: &AgoraConfig) -> Vec<PathBuf> {
 }
 
 /// Ingests every source of `config` once through the supervisor's pipeline and returns the store.
-fn ingest(config: AgoraConfig, what: &str) -> anyhow::Result<Arc<dyn Store>> {
+pub(crate) fn ingest(config: AgoraConfig, what: &str) -> anyhow::Result<Arc<dyn Store>> {
     let system = actix::System::new();
     system.block_on(async move {
         let node = Node::start(config, true)?;

@@ -18,6 +18,8 @@ pub enum ApiError {
     NotFound(String),
     #[error("{0}")]
     PayloadTooLarge(String),
+    #[error("{message}")]
+    RateLimited { message: String, retry_after_s: u64 },
     #[error("{0}")]
     Unavailable(String),
     #[error("{0}")]
@@ -41,6 +43,7 @@ impl ApiError {
             Self::Forbidden(_) => (StatusCode::FORBIDDEN, "forbidden", "auth"),
             Self::NotFound(_) => (StatusCode::NOT_FOUND, "not_found", "invalid_request"),
             Self::PayloadTooLarge(_) => (StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large", "invalid_request"),
+            Self::RateLimited { .. } => (StatusCode::TOO_MANY_REQUESTS, "rate_limited", "invalid_request"),
             Self::Unavailable(_) => (StatusCode::SERVICE_UNAVAILABLE, "not_ready", "internal"),
             Self::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal", "internal"),
         }
@@ -54,7 +57,11 @@ impl ResponseError for ApiError {
 
     fn error_response(&self) -> HttpResponse {
         let (status, code, kind) = self.table();
-        HttpResponse::build(status).json(ErrorBody { message: self.to_string(), code, kind })
+        let mut response = HttpResponse::build(status);
+        if let Self::RateLimited { retry_after_s, .. } = self {
+            response.insert_header(("Retry-After", retry_after_s.to_string()));
+        }
+        response.json(ErrorBody { message: self.to_string(), code, kind })
     }
 }
 
@@ -63,6 +70,7 @@ impl From<AgentError> for ApiError {
         match err {
             AgentError::UnknownSource { .. } => Self::NotFound(err.to_string()),
             AgentError::NotReady(_) => Self::Unavailable(err.to_string()),
+            AgentError::Qa(agora_qa::QaError::InvalidQuestion(_)) => Self::BadRequest(err.to_string()),
             other => Self::Internal(other.to_string()),
         }
     }

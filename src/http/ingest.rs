@@ -3,8 +3,7 @@
 
 use actix_web::{web, HttpRequest, HttpResponse};
 use agora_agents::PushBatch;
-use futures::StreamExt;
-
+use super::request::{bearer_token, constant_time_eq, read_body};
 use super::ApiError;
 use crate::app::Node;
 
@@ -13,20 +12,11 @@ pub async fn push(
     node: web::Data<Node>,
     source: web::Path<String>,
     request: HttpRequest,
-    mut payload: web::Payload,
+    payload: web::Payload,
 ) -> Result<HttpResponse, ApiError> {
     check_token(&node, &request)?;
     let limit = node.config.server.max_body_bytes;
-    let mut body = web::BytesMut::new();
-    while let Some(chunk) = payload.next().await {
-        let chunk = chunk.map_err(|err| ApiError::BadRequest(format!("cannot read body: {err}")))?;
-        if body.len() + chunk.len() > limit {
-            return Err(ApiError::PayloadTooLarge(format!(
-                "body exceeds server.max_body_bytes = {limit} bytes; split it into smaller requests"
-            )));
-        }
-        body.extend_from_slice(&chunk);
-    }
+    let body = read_body(payload, limit, || format!("body exceeds server.max_body_bytes = {limit} bytes; split it into smaller requests")).await?;
     let request_id = uuid::Uuid::new_v4();
     let batch = to_batch(&body, &request_id.to_string());
     let report = node.supervisor.send(PushBatch { source: source.into_inner(), batch }).await??;
@@ -42,21 +32,13 @@ fn check_token(node: &Node, request: &HttpRequest) -> Result<(), ApiError> {
     let Some(expected) = node.config.server.ingest_token.as_deref() else {
         return Err(ApiError::Forbidden("push ingestion is disabled: set server.ingest_token in the config".to_string()));
     };
-    let given = request
-        .headers()
-        .get("authorization")
-        .and_then(|value| value.to_str().ok())
-        .and_then(|value| value.strip_prefix("Bearer "))
+    let given = bearer_token(request)
         .ok_or_else(|| ApiError::Unauthorized("send `Authorization: Bearer <server.ingest_token>`".to_string()))?;
     if constant_time_eq(given.as_bytes(), expected.as_bytes()) {
         Ok(())
     } else {
         Err(ApiError::Unauthorized("invalid ingest token".to_string()))
     }
-}
-
-fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
-    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
 /// Wraps each body line in the `agora-batch/1` encoding, as a source plugin would.

@@ -7,7 +7,10 @@ mod forecast;
 mod health;
 mod ingest;
 mod metrics;
+mod openapi;
+mod qa;
 mod recommend;
+mod request;
 
 use actix_web::web;
 
@@ -35,7 +38,9 @@ pub fn configure(node: Node) -> impl FnOnce(&mut web::ServiceConfig) {
                     .route("/users/{id}/recommendations", web::get().to(recommend::recommendations))
                     .route("/items/{id}/similar", web::get().to(recommend::similar))
                     .route("/models/recommender", web::get().to(recommend::model_info))
-                    .route("/forecasts", web::get().to(forecast::forecast)),
+                    .route("/forecasts", web::get().to(forecast::forecast))
+                    .route("/qa", web::post().to(qa::ask))
+                    .route("/openapi.json", web::get().to(openapi::document)),
             )
             .route("/metrics", web::get().to(metrics::metrics))
             .default_service(web::to(|| async { Err::<actix_web::HttpResponse, _>(ApiError::NotFound("no such route".to_string())) }));

@@ -27,6 +27,7 @@ async fn health_and_metrics_report_the_agents() {
         [
             "clean:catalog",
             "clean:events",
+            "clean:faq",
             "clean:orders",
             "clean:web",
             "analyst",
@@ -34,8 +35,10 @@ async fn health_and_metrics_report_the_agents() {
             "fuse",
             "recommend",
             "forecast",
+            "qa",
             "ingest:catalog",
             "ingest:events",
+            "ingest:faq",
             "ingest:orders"
         ]
     );

@@ -28,7 +28,8 @@ async fn counts_match_the_generators_ledger_exactly() {
         assert_eq!(stats.missing, expected.missing, "{source} missing per field");
         assert_eq!(stats.filled, expected.filled, "{source} filled per field");
         assert_eq!(quality.outliers, expected.outliers, "{source} outliers per field");
-        assert!(expected.quarantined.values().sum::<u64>() > 0, "{source}: the shop must be dirty");
+        // Every generated feed is dirty; the hand-written FAQ is clean.
+        assert!(source == "faq" || expected.quarantined.values().sum::<u64>() > 0, "{source}: the shop must be dirty");
     }
     // Everything read is accounted for: accepted + duplicates + quarantined.
     for (source, quality) in &report.sources {

@@ -10,5 +10,6 @@ mod forecast;
 mod http;
 mod ingest;
 mod plugins;
+mod qa;
 mod recommend;
 mod supervisor;

@@ -2,6 +2,7 @@
 //! validation that reports every problem at once with the key it concerns.
 
 mod forecast;
+mod qa;
 mod recommend;
 mod source;
 
@@ -13,6 +14,7 @@ use serde::{Deserialize, Serialize};
 use crate::error::CoreError;
 
 pub use forecast::ForecastConfig;
+pub use qa::{EncoderChoice, QaClient, QaConfig};
 pub use recommend::RecommendConfig;
 pub use source::{FieldMapping, FieldOptions, IdRules, MissingPolicy, SourceConfig, PUSH_PLUGIN};
 
@@ -46,6 +48,8 @@ pub struct AgoraConfig {
     pub recommend: RecommendConfig,
     #[serde(default)]
     pub forecast: ForecastConfig,
+    #[serde(default)]
+    pub qa: QaConfig,
     /// Data sources by name.
     #[serde(default)]
     pub sources: BTreeMap<String, SourceConfig>,
@@ -67,6 +71,7 @@ impl Default for AgoraConfig {
             analytics: AnalyticsConfig::default(),
             recommend: RecommendConfig::default(),
             forecast: ForecastConfig::default(),
+            qa: QaConfig::default(),
             sources: BTreeMap::new(),
         }
     }
@@ -410,6 +415,7 @@ impl AgoraConfig {
         }
         self.recommend.validate(&mut problems);
         self.forecast.validate(&mut problems);
+        self.qa.validate(&mut problems);
         for (name, source) in &self.sources {
             source.validate(&format!("sources.{name}"), &mut problems);
         }

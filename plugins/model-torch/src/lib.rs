@@ -33,9 +33,13 @@
 //! `{"op":"encode","texts":[...]}` with `n × 384` little-endian `f32`s and `{"op":"describe"}`
 //! with JSON. See [`minilm`].
 
+pub mod bert;
+pub mod classify;
+pub mod finetune;
 pub mod minilm;
 pub mod nbeats;
 pub mod params;
+pub mod rng;
 pub mod snapshot;
 
 use std::sync::Mutex;
@@ -45,6 +49,7 @@ use agora_plugin_api::series::SeriesSet;
 use serde::{Deserialize, Serialize};
 use tch::nn;
 
+pub use classify::{Classifier, TASK_CLASSIFY};
 pub use minilm::{MiniLm, TASK_MINILM};
 use nbeats::{Net, Shape};
 use params::Params;
@@ -54,7 +59,7 @@ use snapshot::Header;
 pub const TASK_NBEATS: &str = "forecast.nbeats";
 
 /// Every task, as the plugin declaration lists them.
-pub const TASKS: &str = "forecast.nbeats,text.minilm";
+pub const TASKS: &str = "forecast.nbeats,text.minilm,text.classify";
 
 /// A loaded snapshot of one of the tasks.
 pub enum TorchModels {
@@ -62,6 +67,8 @@ pub enum TorchModels {
     NBeats(NBeats),
     /// `text.minilm`.
     MiniLm(MiniLm),
+    /// `text.classify`.
+    Classifier(Classifier),
 }
 
 /// A loaded `forecast.nbeats` snapshot.
@@ -112,6 +119,7 @@ impl ModelPlugin for TorchModels {
                 progress(1, 1);
                 Ok(snapshot)
             }
+            TASK_CLASSIFY => Classifier::fit(data, params, progress),
             _ => Err(unknown_task(task)),
         }
     }
@@ -120,6 +128,7 @@ impl ModelPlugin for TorchModels {
         match task {
             TASK_NBEATS => NBeats::load(snapshot).map(Self::NBeats),
             TASK_MINILM => MiniLm::load(snapshot).map(Self::MiniLm),
+            TASK_CLASSIFY => Classifier::load(snapshot).map(Self::Classifier),
             _ => Err(unknown_task(task)),
         }
     }
@@ -128,6 +137,7 @@ impl ModelPlugin for TorchModels {
         match self {
             Self::NBeats(model) => model.infer(request),
             Self::MiniLm(model) => model.infer(request),
+            Self::Classifier(model) => model.infer(request),
         }
     }
 }
@@ -212,7 +222,7 @@ agora_plugin_api::export_model! {
     plugin: TorchModels,
     name: "torch",
     version: env!("CARGO_PKG_VERSION"),
-    tasks: "forecast.nbeats,text.minilm",
+    tasks: "forecast.nbeats,text.minilm,text.classify",
     description: "deep models on libtorch (CPU): a global N-BEATS-style MLP with quantile intervals; the all-MiniLM-L6-v2 sentence encoder",
 }
 

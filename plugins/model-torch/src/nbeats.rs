@@ -14,6 +14,7 @@ use tch::nn::{self, Module, OptimizerConfig};
 use tch::{Device, Kind, Tensor};
 
 use crate::params::Params;
+use crate::rng::{self, SplitMix};
 
 /// The quantile levels the network forecasts, in increasing order: the 95% and 80% interval ends
 /// and the median.
@@ -102,26 +103,6 @@ fn window_input(values: &[f64], lookback: usize, out: &mut Vec<f32>) -> f32 {
     scale as f32
 }
 
-/// SplitMix64: a small seeded generator for the window order (the weights use libtorch's).
-struct SplitMix(u64);
-
-impl SplitMix {
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
-    }
-
-    fn shuffle<T>(&mut self, items: &mut [T]) {
-        for i in (1..items.len()).rev() {
-            let j = (self.next() % (i as u64 + 1)) as usize;
-            items.swap(i, j);
-        }
-    }
-}
-
 /// Every training window: (series, cut) with the input ending just before `cut` and the target
 /// `series[cut..cut + horizon]` inside the data. Cuts start once a full lookback is available
 /// (or at the first value for a series too short for one) and, with `history` > 0, lie within the
@@ -153,14 +134,8 @@ pub fn train(series: &[&[f64]], shape: Shape, params: &Params, progress: &mut dy
         return Err(format!("no series is longer than the horizon {}: nothing to train on", shape.horizon));
     }
     let vs = nn::VarStore::new(Device::Cpu);
-    let net = {
-        // libtorch's generator is global: seeding and drawing the initial weights under one lock
-        // keeps concurrent fits from interleaving their draws (training itself draws nothing).
-        static INIT: std::sync::Mutex<()> = std::sync::Mutex::new(());
-        let _guard = INIT.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-        tch::manual_seed(params.seed as i64);
-        Net::new(&vs.root(), shape)
-    };
+    // The initial weights are libtorch's only draws (training itself draws nothing).
+    let net = rng::seeded(params.seed, || Net::new(&vs.root(), shape));
     let mut optimizer = nn::Adam::default().build(&vs, params.learning_rate).map_err(|e| format!("optimizer: {e}"))?;
     let levels = Tensor::from_slice(&QUANTILES.map(|q| q as f32));
     let mut rng = SplitMix(params.seed ^ 0x6E62_6561_7473);
