@@ -40,7 +40,8 @@ impl Node {
         let store: Arc<dyn Store> = Arc::new(open_store(&config)?);
         let host = Arc::new(PluginHost::new(config.plugins.dirs.clone()));
         let config = Arc::new(config);
-        let Pipeline { supervisor, analyst, recommend, forecast, qa } = Supervisor::start(config.clone(), store.clone(), host.clone(), once)?;
+        let Pipeline { supervisor, analyst, recommend, forecast, qa } =
+            Supervisor::start(config.clone(), store.clone(), host.clone(), once)?;
         Ok(Self { config, store, host, supervisor, analyst, recommend, forecast, qa })
     }
 

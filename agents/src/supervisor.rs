@@ -178,7 +178,8 @@ impl Supervisor {
             (forecaster.start(), handle)
         });
         let qa = (!once && config.qa.enabled).then(|| {
-            let responder = Responder::new(store.clone(), host.clone(), config.qa.clone(), recommend.as_ref().map(|agents| agents.handle.clone()));
+            let responder =
+                Responder::new(store.clone(), host.clone(), config.qa.clone(), recommend.as_ref().map(|agents| agents.handle.clone()));
             let handle = responder.handle();
             (responder.start(), handle)
         });

@@ -45,7 +45,13 @@ fn main() {
         };
         let started = std::time::Instant::now();
         let model = IntentClassifier::train(&train, &train_vectors, &options).unwrap();
-        let correct = test.iter().zip(&test_vectors).filter(|(example, vector)| model.best(&example.text, vector).0 == example.label).count();
-        println!("{options:?}: {:.2}% loss {:.3} ({:.1} s)", 100.0 * correct as f64 / test.len() as f64, model.training_loss(), started.elapsed().as_secs_f64());
+        let correct =
+            test.iter().zip(&test_vectors).filter(|(example, vector)| model.best(&example.text, vector).0 == example.label).count();
+        println!(
+            "{options:?}: {:.2}% loss {:.3} ({:.1} s)",
+            100.0 * correct as f64 / test.len() as f64,
+            model.training_loss(),
+            started.elapsed().as_secs_f64()
+        );
     }
 }

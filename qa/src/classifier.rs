@@ -73,7 +73,13 @@ impl LinearClassifier {
     /// # Errors
     /// No examples, a length mismatch, a target or feature index out of range, or fewer than two
     /// labels.
-    pub fn train(examples: &[Sparse], targets: &[usize], labels: Vec<String>, dims: usize, options: &TrainOptions) -> Result<Self, QaError> {
+    pub fn train(
+        examples: &[Sparse],
+        targets: &[usize],
+        labels: Vec<String>,
+        dims: usize,
+        options: &TrainOptions,
+    ) -> Result<Self, QaError> {
         if examples.is_empty() || examples.len() != targets.len() {
             return Err(QaError::Training(format!("{} examples but {} targets", examples.len(), targets.len())));
         }

@@ -6,6 +6,7 @@ use std::sync::Mutex;
 use std::time::Instant;
 
 use agora_core::config::QaClient;
+use agora_core::constant_time_eq;
 
 /// Why a call was refused.
 #[derive(Debug, PartialEq)]
@@ -46,7 +47,10 @@ impl ClientGate {
         }
         let key = key.filter(|key| !key.is_empty()).ok_or(Refusal::MissingKey)?;
         // Compare against every key, so the time taken does not tell which prefix matched.
-        let client = self.clients.iter().fold(None, |found, client| if constant_time_eq(client.key.as_bytes(), key.as_bytes()) { Some(client) } else { found });
+        let client =
+            self.clients
+                .iter()
+                .fold(None, |found, client| if constant_time_eq(client.key.as_bytes(), key.as_bytes()) { Some(client) } else { found });
         let client = client.ok_or(Refusal::UnknownKey)?;
         let per_minute = f64::from(client.requests_per_minute.max(1));
         let mut buckets = self.buckets.lock().expect("rate limit lock");
@@ -61,10 +65,6 @@ impl ClientGate {
         bucket.tokens -= 1.0;
         Ok(&client.name)
     }
-}
-
-fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
-    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
 #[cfg(test)]

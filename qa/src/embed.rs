@@ -197,9 +197,8 @@ pub fn minilm(host: &PluginHost, dir: &Path) -> Result<PluginEmbedder, QaError> 
 /// `minilm` was asked for and cannot be loaded.
 pub fn open(config: &QaConfig, host: &PluginHost) -> Result<Arc<dyn Embedder>, QaError> {
     let load = || -> Result<PluginEmbedder, QaError> {
-        let dir = minilm_dir(&config.minilm_dir).ok_or_else(|| {
-            QaError::Encoder("no all-MiniLM-L6-v2 folder: set qa.minilm_dir or run scripts/setup-torch.sh".to_string())
-        })?;
+        let dir = minilm_dir(&config.minilm_dir)
+            .ok_or_else(|| QaError::Encoder("no all-MiniLM-L6-v2 folder: set qa.minilm_dir or run scripts/setup-torch.sh".to_string()))?;
         minilm(host, &dir)
     };
     match config.encoder {
@@ -222,8 +221,8 @@ mod tests {
     #[test]
     fn hashing_vectors_are_unit_and_similar_for_similar_texts() {
         let embedder = HashingEmbedder::default();
-        let texts = ["How long does shipping take?", "how long will shipping of my parcel take", "Can I pay with PayPal?"]
-            .map(String::from);
+        let texts =
+            ["How long does shipping take?", "how long will shipping of my parcel take", "Can I pay with PayPal?"].map(String::from);
         let vectors = embedder.embed(&texts).unwrap();
         for vector in &vectors {
             assert!((dot(vector, vector) - 1.0).abs() < 1e-4);

@@ -108,7 +108,11 @@ mod tests {
         let embedder = HashingEmbedder::default();
         let index = FaqIndex::build(
             vec![
-                entry("ship", &["How long does shipping take?", "When will my parcel arrive?"], "Standard delivery takes 3 to 5 working days."),
+                entry(
+                    "ship",
+                    &["How long does shipping take?", "When will my parcel arrive?"],
+                    "Standard delivery takes 3 to 5 working days.",
+                ),
                 entry("return", &["What is your return policy?"], "You can send items back within 30 days for a refund."),
                 entry("pay", &["Which payment methods do you accept?"], "Cards, PayPal and gift cards."),
             ],

@@ -22,8 +22,8 @@ pub struct Example {
 /// # Errors
 /// The file cannot be read, or a row is malformed (named by its line).
 pub fn read_examples(path: &Path) -> Result<Vec<Example>, QaError> {
-    let text = std::fs::read_to_string(path)
-        .map_err(|err| QaError::Examples { file: path.display().to_string(), message: err.to_string() })?;
+    let text =
+        std::fs::read_to_string(path).map_err(|err| QaError::Examples { file: path.display().to_string(), message: err.to_string() })?;
     parse_examples(&text, &path.display().to_string())
 }
 
@@ -154,7 +154,9 @@ mod tests {
         let embedder = HashingEmbedder::default();
         let embeddings = embedder.embed(&examples.iter().map(|e| e.text.clone()).collect::<Vec<_>>()).unwrap();
         let model = IntentClassifier::train(&examples, &embeddings, &TrainOptions::default()).unwrap();
-        for (question, expected) in [("where's my parcel", "order_status"), ("how much does the mat cost", "product_price"), ("hello", "greeting")] {
+        for (question, expected) in
+            [("where's my parcel", "order_status"), ("how much does the mat cost", "product_price"), ("hello", "greeting")]
+        {
             let embedding = &embedder.embed(&[question.to_string()]).unwrap()[0];
             assert_eq!(model.best(question, embedding).0, expected, "{question}");
         }

@@ -182,8 +182,24 @@ impl Reply {
 const GREETING_MAX_WORDS: usize = 6;
 
 /// Words one of which a greeting (or thanks, or goodbye) holds.
-const GREETING_WORDS: [&str; 16] =
-    ["afternoon", "bye", "cheers", "evening", "goodbye", "great", "hello", "hey", "hi", "hiya", "morning", "ok", "okay", "thank", "thanks", "thx"];
+const GREETING_WORDS: [&str; 16] = [
+    "afternoon",
+    "bye",
+    "cheers",
+    "evening",
+    "goodbye",
+    "great",
+    "hello",
+    "hey",
+    "hi",
+    "hiya",
+    "morning",
+    "ok",
+    "okay",
+    "thank",
+    "thanks",
+    "thx",
+];
 
 /// Whether `question` is a short greeting, thanks or goodbye rather than a question.
 fn is_greeting(question: &str) -> bool {
@@ -360,7 +376,11 @@ impl QaEngine {
             })
             .collect();
         let lead = if items.len() > 1 { "A few products match that name. " } else { "" };
-        Reply::grounded(format!("{lead}{}", sentences.join(" ")), p * coverage.max(0.75), items.iter().map(|&i| self.item_source(i)).collect())
+        Reply::grounded(
+            format!("{lead}{}", sentences.join(" ")),
+            p * coverage.max(0.75),
+            items.iter().map(|&i| self.item_source(i)).collect(),
+        )
     }
 
     fn describe(&self, index: usize) -> String {
@@ -402,7 +422,8 @@ impl QaEngine {
                     // Never say whose it is, or whether it exists for anyone else.
                     return Reply::person(format!("order {} is not on this customer's account", mentioned.join(", ")), p);
                 }
-                None => match context.order_id.as_ref().and_then(|id| orders.iter().find(|order| &order.order_id == id)).or(orders.first()) {
+                None => match context.order_id.as_ref().and_then(|id| orders.iter().find(|order| &order.order_id == id)).or(orders.first())
+                {
                     Some(order) => order,
                     None => return Reply::grounded("I can't find any orders on your account.".into(), p, Vec::new()),
                 },
@@ -510,4 +531,142 @@ fn order_id_matches(id: &str, written: &str) -> bool {
 /// A UTC day such as "3 May 2024".
 fn date(ms: i64) -> String {
     chrono::DateTime::from_timestamp_millis(ms).map_or_else(|| ms.to_string(), |time| time.format("%-d %b %Y").to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+
+    use agora_core::record::Item;
+
+    use super::*;
+    use crate::embed::HashingEmbedder;
+    use crate::shop::OrderLine;
+
+    const DAY_MS: i64 = 86_400_000;
+    /// 15 May 2024, noon UTC.
+    const NOW: i64 = 1_715_774_400_000;
+
+    fn item(id: &str, title: &str, brand: &str, price: f64, available: bool) -> Item {
+        Item {
+            item_id: id.into(),
+            title: Some(title.into()),
+            description: None,
+            brand: Some(brand.into()),
+            categories: vec!["Home".into()],
+            price: Some(price),
+            available: Some(available),
+            attributes: BTreeMap::new(),
+        }
+    }
+
+    fn order(id: &str, days_ago: i64, status: &str, item: &str) -> OrderSummary {
+        OrderSummary {
+            order_id: id.into(),
+            ts: NOW - days_ago * DAY_MS,
+            status: Some(status.into()),
+            lines: vec![OrderLine { item_id: item.into(), quantity: 1.0, unit_price: Some(10.0) }],
+        }
+    }
+
+    fn engine() -> QaEngine {
+        let faq = vec![
+            FaqEntry {
+                faq_id: "ship".into(),
+                questions: vec!["How long does shipping take?".into(), "When will my parcel arrive?".into()],
+                answer: "Standard delivery takes 3 to 5 working days.".into(),
+            },
+            FaqEntry {
+                faq_id: "returns".into(),
+                questions: vec!["What is your return policy?".into(), "Can I send an item back?".into()],
+                answer: "You can return items within 30 days.".into(),
+            },
+        ];
+        let products = Products::new(vec![
+            item("1", "Bamboo toothbrush", "Greenly", 4.5, true),
+            item("2", "Cotton bath towel", "Softy", 25.0, true),
+            item("3", "Linen hand towel", "Softy", 12.0, true),
+            item("4", "Silk hand towel", "Softy", 15.0, false),
+        ]);
+        let orders = Orders::new([
+            ("alice".to_string(), order("1042", 3, "shipped", "1")),
+            ("alice".to_string(), order("977", 40, "delivered", "2")),
+            ("bob".to_string(), order("2001", 1, "paid", "3")),
+        ]);
+        let config = QaConfig::default();
+        let examples = router_examples(&config).unwrap();
+        QaEngine::build(Knowledge { faq, products, orders }, Arc::new(HashingEmbedder::default()), &examples, &config).unwrap()
+    }
+
+    fn ask(engine: &QaEngine, question: &str, user: Option<&str>, suggest: Option<&dyn Suggest>) -> Answer {
+        let ask = Ask { question: question.into(), user_id: user.map(str::to_string), conversation_id: None };
+        engine.answer(&ask, Context::default(), suggest, NOW).unwrap().0
+    }
+
+    /// Suggests every towel, cheapest last, whatever is asked.
+    struct Towels;
+
+    impl Suggest for Towels {
+        fn similar(&self, _item_id: &str, _k: usize) -> Vec<String> {
+            vec!["2".into(), "4".into(), "3".into()]
+        }
+
+        fn for_user(&self, _user_id: Option<&str>, _k: usize) -> Vec<String> {
+            vec!["2".into(), "4".into(), "3".into()]
+        }
+    }
+
+    #[test]
+    fn orders_are_answered_from_the_askers_own_orders_only() {
+        let engine = engine();
+        let own = ask(&engine, "where is my order 1042?", Some("alice"), None);
+        assert_eq!((own.intent.as_str(), own.handoff, own.sources[0].id.as_str()), ("order_status", false, "1042"), "{own:?}");
+        assert!(own.answer.contains("shipped"), "{own:?}");
+        let other = ask(&engine, "where is my order 2001?", Some("alice"), None);
+        assert!(other.handoff && other.sources.is_empty() && !other.answer.contains("paid"), "{other:?}");
+        let month = ask(&engine, "what did I buy last month?", Some("alice"), None);
+        assert_eq!(month.intent, "order_history", "{month:?}");
+        assert_eq!(month.sources.iter().map(|source| source.id.as_str()).collect::<Vec<_>>(), ["977"], "{month:?}");
+    }
+
+    #[test]
+    fn recommendations_respect_the_price_limit_and_stock() {
+        let engine = engine();
+        let reply = ask(&engine, "can you suggest something like the cotton bath towel under 20 dollars?", None, Some(&Towels));
+        assert_eq!((reply.intent.as_str(), reply.handoff), ("recommend", false), "{reply:?}");
+        let ids: Vec<&str> = reply.sources.iter().map(|source| source.id.as_str()).collect();
+        // The anchor first, then only the in-stock towel at $20 or less.
+        assert_eq!(ids, ["2", "3"], "{reply:?}");
+        assert!(reply.answer.contains("$12.00") && !reply.answer.contains("Silk"), "{reply:?}");
+        let without = ask(&engine, "can you recommend something nice?", None, None);
+        assert!(without.handoff, "no recommender, no suggestions: {without:?}");
+    }
+
+    #[test]
+    fn products_faq_greetings_and_handoffs() {
+        let engine = engine();
+        let price = ask(&engine, "how much is the bamboo toothbrush?", None, None);
+        assert_eq!((price.intent.as_str(), price.sources[0].id.as_str()), ("product_price", "1"), "{price:?}");
+        assert!(price.answer.contains("$4.50"), "{price:?}");
+        let faq = ask(&engine, "how long does shipping take?", None, None);
+        assert_eq!((faq.intent.as_str(), faq.sources[0].id.as_str(), faq.handoff), ("faq", "ship", false), "{faq:?}");
+        let hello = ask(&engine, "hello", None, None);
+        assert_eq!((hello.intent.as_str(), hello.handoff), ("greeting", false), "{hello:?}");
+        let person = ask(&engine, "let me talk to a real person", None, None);
+        assert_eq!((person.intent.as_str(), person.handoff), ("human", true), "{person:?}");
+        let off_topic = ask(&engine, "what is the capital of australia?", None, None);
+        assert!(off_topic.handoff && off_topic.sources.is_empty(), "{off_topic:?}");
+        let empty = engine.answer(&Ask { question: "  ".into(), ..Ask::default() }, Context::default(), None, NOW);
+        assert!(matches!(empty, Err(QaError::InvalidQuestion(_))));
+    }
+
+    #[test]
+    fn router_examples_must_use_routes() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("intents.csv");
+        std::fs::write(&file, "text,category\nwhere can I park,parking\n").unwrap();
+        let config = QaConfig { intents_file: file, ..QaConfig::default() };
+        let err = router_examples(&config).unwrap_err().to_string();
+        assert!(err.contains("\"parking\"") && err.contains("out_of_scope"), "{err}");
+    }
 }

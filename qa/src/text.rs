@@ -3,11 +3,10 @@
 
 /// Words too common to say what a question is about.
 const STOP_WORDS: &[&str] = &[
-    "a", "about", "all", "also", "am", "an", "and", "any", "are", "as", "at", "be", "been", "but", "by", "can", "could",
-    "did", "do", "does", "for", "from", "had", "has", "have", "here", "how", "i", "if", "im", "in", "into", "is", "it",
-    "its", "just", "me", "my", "of", "on", "or", "our", "please", "so", "than", "that", "the", "their", "them", "then",
-    "there", "these", "they", "this", "those", "to", "u", "us", "was", "we", "were", "what", "whats", "when", "where",
-    "which", "who", "why", "will", "with", "would", "you", "your",
+    "a", "about", "all", "also", "am", "an", "and", "any", "are", "as", "at", "be", "been", "but", "by", "can", "could", "did", "do",
+    "does", "for", "from", "had", "has", "have", "here", "how", "i", "if", "im", "in", "into", "is", "it", "its", "just", "me", "my", "of",
+    "on", "or", "our", "please", "so", "than", "that", "the", "their", "them", "then", "there", "these", "they", "this", "those", "to",
+    "u", "us", "was", "we", "were", "what", "whats", "when", "where", "which", "who", "why", "will", "with", "would", "you", "your",
 ];
 
 /// Lower-cased runs of letters and digits; apostrophes vanish ("don't" → "dont"), every other
@@ -48,7 +47,9 @@ pub fn stem(word: &str) -> String {
         .or_else(|| strip("ed", 3))
         .or_else(|| word.strip_suffix("ies").filter(|rest| rest.len() >= 2).map(|rest| format!("{rest}y")))
         .or_else(|| word.strip_suffix("sses").map(|rest| format!("{rest}ss")))
-        .or_else(|| word.strip_suffix("es").filter(|rest| rest.ends_with("sh") || rest.ends_with("ch") || rest.ends_with('x')).map(String::from))
+        .or_else(|| {
+            word.strip_suffix("es").filter(|rest| rest.ends_with("sh") || rest.ends_with("ch") || rest.ends_with('x')).map(String::from)
+        })
         .or_else(|| word.strip_suffix('s').filter(|rest| !rest.ends_with('s') && !rest.ends_with('u') && rest.len() >= 3).map(String::from))
         .unwrap_or_else(|| word.to_string())
 }

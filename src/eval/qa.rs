@@ -120,7 +120,8 @@ fn banking77(eval: &QaEval<'_>, embedder: &dyn Embedder) -> anyhow::Result<serde
         let options = TrainOptions { seed, ..TrainOptions::default() };
         let model = IntentClassifier::train(&examples, &vectors, &options)?;
         let train_s = started.elapsed().as_secs_f64();
-        let correct = test.iter().zip(&test_vectors).filter(|(example, vector)| model.best(&example.text, vector).0 == example.label).count();
+        let correct =
+            test.iter().zip(&test_vectors).filter(|(example, vector)| model.best(&example.text, vector).0 == example.label).count();
         let accuracy = 100.0 * correct as f64 / test.len() as f64;
         eprintln!("seed {seed}: {} training examples, accuracy {accuracy:.2}% (trained in {train_s:.1} s)", examples.len());
         runs.push(json!({ "seed": seed, "examples": examples.len(), "accuracy": accuracy, "train_seconds": train_s }));
@@ -153,7 +154,8 @@ fn training_set(train: &[Example], shots: Option<usize>, seed: u64) -> Vec<Examp
 fn banking77_torch(eval: &QaEval<'_>, host: &PluginHost, qa: &QaConfig) -> anyhow::Result<serde_json::Value> {
     let train = read_examples(&eval.data.join("train.csv")).context("--data must be the BANKING77 directory")?;
     let test = read_examples(&eval.data.join("test.csv"))?;
-    let model_dir = embed::minilm_dir(&qa.minilm_dir).context("no all-MiniLM-L6-v2 folder: set qa.minilm_dir or run scripts/setup-torch.sh")?;
+    let model_dir =
+        embed::minilm_dir(&qa.minilm_dir).context("no all-MiniLM-L6-v2 folder: set qa.minilm_dir or run scripts/setup-torch.sh")?;
     let mut params: serde_json::Map<String, serde_json::Value> =
         serde_json::from_str(eval.params).context("--params must be a JSON object of text.classify params")?;
     params.insert("model_dir".into(), json!(model_dir));
@@ -162,16 +164,20 @@ fn banking77_torch(eval: &QaEval<'_>, host: &PluginHost, qa: &QaConfig) -> anyho
     let mut runs = Vec::new();
     for seed in 0..eval.seeds as u64 {
         let examples = training_set(&train, eval.shots, seed);
-        let data: String = examples.iter().map(|example| json!({ "text": example.text, "label": example.label }).to_string() + "\n").collect();
+        let data: String =
+            examples.iter().map(|example| json!({ "text": example.text, "label": example.label }).to_string() + "\n").collect();
         params.insert("seed".into(), json!(seed));
         let started = Instant::now();
-        let snapshot = plugin.fit("text.classify", data.as_bytes(), serde_json::Value::Object(params.clone()).to_string().as_bytes(), |_, _| {})?;
+        let snapshot =
+            plugin.fit("text.classify", data.as_bytes(), serde_json::Value::Object(params.clone()).to_string().as_bytes(), |_, _| {})?;
         let train_s = started.elapsed().as_secs_f64();
         let model = plugin.load("text.classify", &snapshot)?;
         let started = Instant::now();
-        let response: serde_json::Value = serde_json::from_slice(&model.infer(json!({ "op": "classify", "texts": texts }).to_string().as_bytes())?)?;
+        let response: serde_json::Value =
+            serde_json::from_slice(&model.infer(json!({ "op": "classify", "texts": texts }).to_string().as_bytes())?)?;
         let infer_s = started.elapsed().as_secs_f64();
-        let labels: Vec<&str> = response["labels"].as_array().context("classify answered without labels")?.iter().filter_map(|label| label.as_str()).collect();
+        let labels: Vec<&str> =
+            response["labels"].as_array().context("classify answered without labels")?.iter().filter_map(|label| label.as_str()).collect();
         let probabilities = response["probabilities"].as_array().context("classify answered without probabilities")?;
         let correct = test
             .iter()
@@ -184,7 +190,9 @@ fn banking77_torch(eval: &QaEval<'_>, host: &PluginHost, qa: &QaConfig) -> anyho
             .count();
         let accuracy = 100.0 * correct as f64 / test.len() as f64;
         eprintln!("seed {seed}: {} training examples, accuracy {accuracy:.2}% (fine-tuned in {train_s:.0} s)", examples.len());
-        runs.push(json!({ "seed": seed, "examples": examples.len(), "accuracy": accuracy, "train_seconds": train_s, "infer_seconds": infer_s }));
+        runs.push(
+            json!({ "seed": seed, "examples": examples.len(), "accuracy": accuracy, "train_seconds": train_s, "infer_seconds": infer_s }),
+        );
     }
     let accuracies: Vec<f64> = runs.iter().map(|run| run["accuracy"].as_f64().unwrap_or(0.0)).collect();
     let (mean, std) = mean_std(&accuracies);

@@ -3,7 +3,9 @@
 
 use actix_web::{web, HttpRequest, HttpResponse};
 use agora_agents::PushBatch;
-use super::request::{bearer_token, constant_time_eq, read_body};
+use agora_core::constant_time_eq;
+
+use super::request::{bearer_token, read_body};
 use super::ApiError;
 use crate::app::Node;
 
@@ -16,7 +18,8 @@ pub async fn push(
 ) -> Result<HttpResponse, ApiError> {
     check_token(&node, &request)?;
     let limit = node.config.server.max_body_bytes;
-    let body = read_body(payload, limit, || format!("body exceeds server.max_body_bytes = {limit} bytes; split it into smaller requests")).await?;
+    let body =
+        read_body(payload, limit, || format!("body exceeds server.max_body_bytes = {limit} bytes; split it into smaller requests")).await?;
     let request_id = uuid::Uuid::new_v4();
     let batch = to_batch(&body, &request_id.to_string());
     let report = node.supervisor.send(PushBatch { source: source.into_inner(), batch }).await??;
@@ -32,8 +35,8 @@ fn check_token(node: &Node, request: &HttpRequest) -> Result<(), ApiError> {
     let Some(expected) = node.config.server.ingest_token.as_deref() else {
         return Err(ApiError::Forbidden("push ingestion is disabled: set server.ingest_token in the config".to_string()));
     };
-    let given = bearer_token(request)
-        .ok_or_else(|| ApiError::Unauthorized("send `Authorization: Bearer <server.ingest_token>`".to_string()))?;
+    let given =
+        bearer_token(request).ok_or_else(|| ApiError::Unauthorized("send `Authorization: Bearer <server.ingest_token>`".to_string()))?;
     if constant_time_eq(given.as_bytes(), expected.as_bytes()) {
         Ok(())
     } else {

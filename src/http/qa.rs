@@ -52,7 +52,9 @@ pub async fn ask(node: web::Data<Node>, request: HttpRequest, payload: web::Payl
 fn refused(refusal: Refusal) -> ApiError {
     match refusal {
         Refusal::NoClients => ApiError::Forbidden("no chatbot clients are configured: add a [[qa.clients]] entry with a key".into()),
-        Refusal::MissingKey => ApiError::Unauthorized("send the client's API key as `Authorization: Bearer KEY` or `X-Api-Key: KEY`".into()),
+        Refusal::MissingKey => {
+            ApiError::Unauthorized("send the client's API key as `Authorization: Bearer KEY` or `X-Api-Key: KEY`".into())
+        }
         Refusal::UnknownKey => ApiError::Unauthorized("unknown API key".into()),
         Refusal::RateLimited { client, retry_after_s } => ApiError::RateLimited {
             message: format!("client {client:?} is over its qa.clients requests_per_minute; retry in {retry_after_s} s"),

@@ -30,8 +30,3 @@ pub fn bearer_token(request: &HttpRequest) -> Option<&str> {
 pub fn api_key(request: &HttpRequest) -> Option<&str> {
     bearer_token(request).or_else(|| request.headers().get("x-api-key")?.to_str().ok().map(str::trim))
 }
-
-/// Compares secrets in time that does not depend on where they differ.
-pub fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
-    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
-}

@@ -84,10 +84,8 @@ async fn the_chatbot_api_answers_grounded_keeps_context_and_guards_access() {
     assert!(info.faq_entries == 30 && info.encoder.starts_with("hashing"), "{info:?}");
 
     let app_node = node.clone();
-    let server = HttpServer::new(move || App::new().configure(agora::http::configure(app_node.clone())))
-        .workers(1)
-        .bind("127.0.0.1:0")
-        .unwrap();
+    let server =
+        HttpServer::new(move || App::new().configure(agora::http::configure(app_node.clone()))).workers(1).bind("127.0.0.1:0").unwrap();
     let addr = server.addrs()[0];
     actix_rt::spawn(server.run());
 
@@ -113,7 +111,8 @@ async fn the_chatbot_api_answers_grounded_keeps_context_and_guards_access() {
     assert!(reply.sources.iter().all(|source| source.kind == "order" && their_orders.iter().any(|order| order.order_id == source.id)));
 
     // Never another customer's order: a hand-off that says nothing about it.
-    let stranger = orders.iter().map(|(user, _)| user).find(|user| orders.of_user(user).iter().all(|order| order.order_id != order_id)).unwrap();
+    let stranger =
+        orders.iter().map(|(user, _)| user).find(|user| orders.of_user(user).iter().all(|order| order.order_id != order_id)).unwrap();
     let reply = answer(addr, Some(stranger), &format!("where is my order {order_id}?")).await;
     assert!(reply.handoff, "{reply:?}");
     assert!(reply.sources.is_empty() && !reply.answer.contains(&owner), "{reply:?}");

@@ -83,7 +83,13 @@ impl Conversation {
     /// for the signed-in customer `user_id` (or an anonymous visitor).
     pub fn new(address: &str, key: &str, user_id: Option<&str>) -> Self {
         let address = address.trim_start_matches("http://").trim_end_matches('/').to_string();
-        Self { address, key: key.to_string(), user_id: user_id.map(str::to_string), conversation_id: None, timeout: Duration::from_secs(30) }
+        Self {
+            address,
+            key: key.to_string(),
+            user_id: user_id.map(str::to_string),
+            conversation_id: None,
+            timeout: Duration::from_secs(30),
+        }
     }
 
     /// The conversation id the server gave, once it answered.
@@ -152,7 +158,11 @@ fn parse_response(raw: &[u8]) -> Result<(u16, Vec<(String, String)>, Vec<u8>), C
     let head = std::str::from_utf8(&raw[..split]).map_err(|_| ClientError::Protocol("headers are not UTF-8".into()))?;
     let mut lines = head.split("\r\n");
     let status_line = lines.next().unwrap_or_default();
-    let status = status_line.split(' ').nth(1).and_then(|code| code.parse().ok()).ok_or_else(|| ClientError::Protocol(format!("bad status line {status_line:?}")))?;
+    let status = status_line
+        .split(' ')
+        .nth(1)
+        .and_then(|code| code.parse().ok())
+        .ok_or_else(|| ClientError::Protocol(format!("bad status line {status_line:?}")))?;
     let headers: Vec<(String, String)> =
         lines.filter_map(|line| line.split_once(':')).map(|(key, value)| (key.trim().to_string(), value.trim().to_string())).collect();
     let body = &raw[split + 4..];
@@ -189,9 +199,11 @@ mod tests {
 
     #[test]
     fn responses_parse_plain_and_chunked() {
-        let (status, headers, body) = parse_response(b"HTTP/1.1 429 Too Many Requests\r\nRetry-After: 3\r\ncontent-length: 2\r\n\r\n{}").unwrap();
+        let (status, headers, body) =
+            parse_response(b"HTTP/1.1 429 Too Many Requests\r\nRetry-After: 3\r\ncontent-length: 2\r\n\r\n{}").unwrap();
         assert_eq!((status, header(&headers, "retry-after"), body.as_slice()), (429, Some("3"), b"{}".as_slice()));
-        let (_, _, body) = parse_response(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n2\r\nde\r\n0\r\n\r\n").unwrap();
+        let (_, _, body) =
+            parse_response(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n2\r\nde\r\n0\r\n\r\n").unwrap();
         assert_eq!(body, b"abcde");
         assert!(parse_response(b"garbage").is_err());
     }

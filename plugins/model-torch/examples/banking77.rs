@@ -181,8 +181,8 @@ fn main() {
                 last_report = Instant::now();
             }
         };
-        let snapshot = TorchModels::fit(TASK_CLASSIFY, &jsonl(&fit_rows), params.as_bytes(), &mut progress)
-            .unwrap_or_else(|e| panic!("fit: {e}"));
+        let snapshot =
+            TorchModels::fit(TASK_CLASSIFY, &jsonl(&fit_rows), params.as_bytes(), &mut progress).unwrap_or_else(|e| panic!("fit: {e}"));
         let fit_seconds = started.elapsed().as_secs_f64();
 
         let started = Instant::now();

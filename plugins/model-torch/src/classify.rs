@@ -135,7 +135,13 @@ impl Params {
         } else {
             serde_json::from_slice(bytes).map_err(|e| format!("bad {TASK_CLASSIFY} params: {e}"))?
         };
-        let positive = [("lr", params.lr), ("head_lr", params.head_lr), ("probe_lr", params.probe_lr), ("probe_c", params.probe_c), ("layer_decay", params.layer_decay)];
+        let positive = [
+            ("lr", params.lr),
+            ("head_lr", params.head_lr),
+            ("probe_lr", params.probe_lr),
+            ("probe_c", params.probe_c),
+            ("layer_decay", params.layer_decay),
+        ];
         for (key, value) in positive {
             if !(value.is_finite() && value > 0.0) {
                 return Err(format!("{key} must be a positive number, not {value}"));
@@ -197,9 +203,7 @@ pub fn parse_data(data: &[u8]) -> Result<(Vec<String>, Vec<String>), String> {
         labels.push(example.label);
     }
     if texts.is_empty() {
-        return Err(format!(
-            "no examples: {TASK_CLASSIFY} trains on JSON Lines, one {{\"text\": \"...\", \"label\": \"...\"}} per line"
-        ));
+        return Err(format!("no examples: {TASK_CLASSIFY} trains on JSON Lines, one {{\"text\": \"...\", \"label\": \"...\"}} per line"));
     }
     let distinct: BTreeSet<&String> = labels.iter().collect();
     if distinct.len() < 2 {
@@ -393,7 +397,11 @@ impl Classifier {
         let [weight, bias]: [Tensor; 2] = head.try_into().map_err(|_| "snapshot lacks the head".to_string())?;
         let (labels, dims) = (header.labels.len() as i64, encoder.dims() as i64);
         if weight.size() != [labels, dims] || bias.size() != [labels] {
-            return Err(format!("snapshot head has shapes {:?} and {:?}, not [{labels}, {dims}] and [{labels}]", weight.size(), bias.size()));
+            return Err(format!(
+                "snapshot head has shapes {:?} and {:?}, not [{labels}, {dims}] and [{labels}]",
+                weight.size(),
+                bias.size()
+            ));
         }
         Ok(Self { header, encoder, head: Mutex::new(Head { weight, bias }) })
     }

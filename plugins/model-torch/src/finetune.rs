@@ -239,11 +239,8 @@ pub fn train(
     progress(done, total);
     drop(features);
 
-    let mut tensors: Vec<(Tensor, f64)> = bert
-        .trainable(trainable)
-        .into_iter()
-        .map(|(_, below_top, tensor)| (tensor, params.layer_decay.powi(below_top as i32)))
-        .collect();
+    let mut tensors: Vec<(Tensor, f64)> =
+        bert.trainable(trainable).into_iter().map(|(_, below_top, tensor)| (tensor, params.layer_decay.powi(below_top as i32))).collect();
     let head_scale = params.head_lr / params.lr;
     tensors.push((head.weight.shallow_clone(), head_scale));
     tensors.push((head.bias.shallow_clone(), head_scale));

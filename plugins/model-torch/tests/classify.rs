@@ -52,7 +52,12 @@ fn classify(model: &TorchModels, texts: &[&str]) -> (Vec<String>, Vec<Vec<f64>>)
     let response = model.infer(serde_json::json!({ "op": "classify", "texts": texts }).to_string().as_bytes()).unwrap();
     let value: serde_json::Value = serde_json::from_slice(&response).unwrap();
     let labels = value["labels"].as_array().unwrap().iter().map(|label| label.as_str().unwrap().to_string()).collect();
-    let rows = value["probabilities"].as_array().unwrap().iter().map(|row| row.as_array().unwrap().iter().map(|p| p.as_f64().unwrap()).collect()).collect();
+    let rows = value["probabilities"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|row| row.as_array().unwrap().iter().map(|p| p.as_f64().unwrap()).collect())
+        .collect();
     (labels, rows)
 }
 
@@ -60,9 +65,13 @@ fn classify(model: &TorchModels, texts: &[&str]) -> (Vec<String>, Vec<Vec<f64>>)
 fn a_short_fine_tune_learns_unseen_phrasings_and_round_trips() {
     let Some(dir) = model_dir() else { return };
     let mut steps = 0;
-    let snapshot =
-        TorchModels::fit(TASK_CLASSIFY, data().as_bytes(), &params(&dir, r#","epochs":2,"train_layers":2,"batch_size":6"#), &mut |done, _| steps = done)
-            .unwrap();
+    let snapshot = TorchModels::fit(
+        TASK_CLASSIFY,
+        data().as_bytes(),
+        &params(&dir, r#","epochs":2,"train_layers":2,"batch_size":6"#),
+        &mut |done, _| steps = done,
+    )
+    .unwrap();
     assert!(steps > 0, "progress was reported");
     let model = TorchModels::load(TASK_CLASSIFY, &snapshot).unwrap();
     let questions = ["has my delivery been shipped", "I would like a refund of my money", "I need to reset my password"];
@@ -73,7 +82,7 @@ fn a_short_fine_tune_learns_unseen_phrasings_and_round_trips() {
         let best = (0..row.len()).max_by(|&a, &b| row[a].total_cmp(&row[b])).unwrap();
         assert_eq!(labels[best], expected, "{row:?}");
     }
-    // The reloaded snapshot answers as the fitted model did (to the f16 deltas' precision).
+    // Loading the snapshot again gives the same answers.
     let again = TorchModels::load(TASK_CLASSIFY, &snapshot).unwrap();
     let (_, rows_again) = classify(&again, &questions);
     for (a, b) in rows.iter().flatten().zip(rows_again.iter().flatten()) {
