@@ -24,6 +24,7 @@
 //! | `max_length` | 128 | tokens per text, `[CLS]` and `[SEP]` included; longer texts are truncated |
 //! | `batch_size` | 32 | texts per training step (and per forward pass when inferring) |
 //! | `epochs` | 4 | fine-tuning passes over the data (0: the probe alone, the encoder frozen) |
+//! | `min_steps` | 300 | more passes than `epochs` when it takes that many to reach this many steps (small data: 10 examples of 77 intents get 12 passes) |
 //! | `lr` | 1e-4 | peak learning rate of the top transformer layer |
 //! | `layer_decay` | 0.9 | each layer below the top gets this times the rate of the one above |
 //! | `head_lr` | 1e-3 | peak learning rate of the head while fine-tuning |
@@ -81,6 +82,7 @@ pub struct Params {
     pub max_length: usize,
     pub batch_size: usize,
     pub epochs: u32,
+    pub min_steps: u32,
     pub lr: f64,
     pub layer_decay: f64,
     pub head_lr: f64,
@@ -105,6 +107,7 @@ impl Default for Params {
             max_length: 128,
             batch_size: 32,
             epochs: 4,
+            min_steps: 300,
             lr: 1e-4,
             layer_decay: 0.9,
             head_lr: 1e-3,
@@ -165,6 +168,16 @@ impl Params {
             return Err("batch_size must be at least 1".to_string());
         }
         Ok(params)
+    }
+
+    /// Fine-tuning passes for data of `steps_per_epoch` batches: `epochs`, or more to reach
+    /// `min_steps` (none when `epochs` is 0).
+    pub fn epochs_for(&self, steps_per_epoch: usize) -> u32 {
+        if self.epochs == 0 {
+            return 0;
+        }
+        let needed = (self.min_steps as usize).div_ceil(steps_per_epoch.max(1));
+        self.epochs.max(needed as u32)
     }
 
     fn trainable(&self) -> Trainable {
@@ -467,5 +480,21 @@ impl Classifier {
             Request::Encode { texts } => Ok(agora_plugin_api::model::encode_f32s(&self.encode(&texts)?)),
             Request::Describe => Ok(serde_json::to_vec(&self.describe()).expect("description serialises")),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn small_data_gets_enough_steps() {
+        let params = Params::default();
+        // 10 examples of 77 intents in batches of 32: 25 steps a pass.
+        assert_eq!(params.epochs_for(25), 12);
+        // The whole BANKING77 training set: 313 steps a pass.
+        assert_eq!(params.epochs_for(313), 4);
+        assert_eq!(Params { epochs: 0, ..Params::default() }.epochs_for(25), 0);
+        assert_eq!(Params { min_steps: 0, ..Params::default() }.epochs_for(25), 4);
     }
 }

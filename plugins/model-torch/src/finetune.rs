@@ -224,7 +224,8 @@ pub fn train(
     let n = ids.len();
     let batch_size = params.batch_size.min(n);
     let steps_per_epoch = batches_per_epoch(n, batch_size);
-    let total_steps = steps_per_epoch * params.epochs as usize;
+    let epochs = params.epochs_for(steps_per_epoch);
+    let total_steps = steps_per_epoch * epochs as usize;
     let encoding = vector_batches(ids, params.batch_size);
     let total = (encoding + 1 + total_steps) as u64;
     let mut done = 0u64;
@@ -247,11 +248,11 @@ pub fn train(
     let mut optimizer = AdamW::new(tensors);
     let lengths: Vec<usize> = ids.iter().map(Vec::len).collect();
     let mut order_rng = SplitMix(params.seed ^ 0x636C_6173_7369_6679);
-    let mut epoch_losses = Vec::with_capacity(params.epochs as usize);
+    let mut epoch_losses = Vec::with_capacity(epochs as usize);
     let mut step = 0usize;
     let sites = bert.dropout_sites();
     let hidden = bert.hidden();
-    for _ in 0..params.epochs {
+    for _ in 0..epochs {
         let mut sum = 0.0;
         let batches = epoch_batches(&lengths, batch_size, &mut order_rng);
         debug_assert_eq!(batches.len(), steps_per_epoch);

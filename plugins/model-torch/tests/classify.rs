@@ -68,7 +68,7 @@ fn a_short_fine_tune_learns_unseen_phrasings_and_round_trips() {
     let snapshot = TorchModels::fit(
         TASK_CLASSIFY,
         data().as_bytes(),
-        &params(&dir, r#","epochs":2,"train_layers":2,"batch_size":6"#),
+        &params(&dir, r#","epochs":2,"min_steps":0,"train_layers":2,"batch_size":6"#),
         &mut |done, _| steps = done,
     )
     .unwrap();
