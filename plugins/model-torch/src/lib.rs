@@ -4,6 +4,7 @@
 //! |---|---|
 //! | `forecast.nbeats` | one global N-BEATS-style MLP for all series, with quantile outputs ([`nbeats`]) |
 //! | `text.minilm` | the pretrained all-MiniLM-L6-v2 sentence encoder: 384-d unit vectors ([`minilm`]) |
+//! | `text.classify` | all-MiniLM-L6-v2 fine-tuned as a text classifier from labelled examples ([`classify`]) |
 //!
 //! `fit`, `load` and `infer` dispatch on the task; a loaded snapshot is a [`TorchModels`] variant.
 //!
@@ -32,6 +33,11 @@
 //! and returns a snapshot that refers to the model files by path and digest; `infer` answers
 //! `{"op":"encode","texts":[...]}` with `n × 384` little-endian `f32`s and `{"op":"describe"}`
 //! with JSON. See [`minilm`].
+//!
+//! # `text.classify`
+//!
+//! `fit` takes JSON Lines `{"text","label"}` and fine-tunes the encoder with a linear head;
+//! `infer` answers `classify`, `encode` and `describe`. See [`classify`] and [`finetune`].
 
 pub mod bert;
 pub mod classify;
@@ -223,7 +229,7 @@ agora_plugin_api::export_model! {
     name: "torch",
     version: env!("CARGO_PKG_VERSION"),
     tasks: "forecast.nbeats,text.minilm,text.classify",
-    description: "deep models on libtorch (CPU): a global N-BEATS-style MLP with quantile intervals; the all-MiniLM-L6-v2 sentence encoder",
+    description: "deep models on libtorch (CPU): a global N-BEATS-style MLP with quantile intervals; the all-MiniLM-L6-v2 sentence encoder; MiniLM fine-tuned as a text classifier",
 }
 
 #[cfg(test)]
