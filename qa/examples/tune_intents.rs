@@ -1,7 +1,9 @@
-//! Tries intent-classifier settings on BANKING77 with cached MiniLM embeddings:
+//! Tries intent-classifier settings on BANKING77 with cached MiniLM embeddings, fitting on the
+//! training set less 10 examples per intent and scoring on those (and, for reference, the test set):
 //! `cargo run --release -p agora-qa --example tune_intents -- DATA_DIR CACHE_DIR [epochs lr l2 batch]...`
 //! (the cache is written on first use; needs the torch plugin built and the MiniLM folder in .venv).
 
+use std::collections::HashMap;
 use std::path::Path;
 
 use agora_core::plugin::PluginHost;
@@ -35,21 +37,42 @@ fn main() {
     let mut embedder = None;
     let train_vectors = vectors(&mut embedder, &train, &cache.join("train.f32"));
     let test_vectors = vectors(&mut embedder, &test, &cache.join("test.f32"));
+    // Validation: the last 10 training examples of every intent, left out of the fit.
+    let mut seen: HashMap<&str, usize> = HashMap::new();
+    let mut is_validation = vec![false; train.len()];
+    for (index, example) in train.iter().enumerate().rev() {
+        let count = seen.entry(example.label.as_str()).or_default();
+        is_validation[index] = *count < 10;
+        *count += 1;
+    }
+    let split = |validation: bool| {
+        let rows: Vec<usize> = (0..train.len()).filter(|&index| is_validation[index] == validation).collect();
+        (
+            rows.iter().map(|&i| train[i].clone()).collect::<Vec<Example>>(),
+            rows.iter().map(|&i| train_vectors[i].clone()).collect::<Vec<_>>(),
+        )
+    };
+    let (fit, fit_vectors) = split(false);
+    let (held, held_vectors) = split(true);
+    let accuracy = |model: &IntentClassifier, examples: &[Example], vectors: &[Vec<f32>]| {
+        let correct = examples.iter().zip(vectors).filter(|(example, vector)| model.best(&example.text, vector).0 == example.label).count();
+        100.0 * correct as f64 / examples.len() as f64
+    };
     for setting in args[2..].chunks(4) {
         let options = TrainOptions {
             epochs: setting[0].parse().unwrap(),
             learning_rate: setting[1].parse().unwrap(),
             l2: setting[2].parse().unwrap(),
             batch_size: setting[3].parse().unwrap(),
+            min_steps: 0,
             seed: 0,
         };
         let started = std::time::Instant::now();
-        let model = IntentClassifier::train(&train, &train_vectors, &options).unwrap();
-        let correct =
-            test.iter().zip(&test_vectors).filter(|(example, vector)| model.best(&example.text, vector).0 == example.label).count();
+        let model = IntentClassifier::train(&fit, &fit_vectors, &options).unwrap();
         println!(
-            "{options:?}: {:.2}% loss {:.3} ({:.1} s)",
-            100.0 * correct as f64 / test.len() as f64,
+            "{options:?}: validation {:.2}% (test {:.2}%) loss {:.3} ({:.1} s)",
+            accuracy(&model, &held, &held_vectors),
+            accuracy(&model, &test, &test_vectors),
             model.training_loss(),
             started.elapsed().as_secs_f64()
         );

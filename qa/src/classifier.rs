@@ -12,8 +12,10 @@ pub type Sparse = Vec<(u32, f32)>;
 /// How [`LinearClassifier::train`] learns.
 #[derive(Clone, Debug)]
 pub struct TrainOptions {
-    /// Passes over the examples.
+    /// Passes over the examples (more when that takes fewer than `min_steps` steps).
     pub epochs: usize,
+    /// Fewest optimisation steps: small data sets get more passes.
+    pub min_steps: usize,
     /// Adam's step size at the start; it decays linearly to a tenth.
     pub learning_rate: f32,
     /// L2 penalty on the weights (not the biases).
@@ -26,7 +28,9 @@ pub struct TrainOptions {
 
 impl Default for TrainOptions {
     fn default() -> Self {
-        Self { epochs: 30, learning_rate: 0.05, l2: 1e-4, batch_size: 32, seed: 7 }
+        // Chosen on BANKING77 with frozen MiniLM vectors, 10 examples per intent held out of the
+        // training set (`examples/tune_intents.rs`): 92.6 % there.
+        Self { epochs: 60, min_steps: 300, learning_rate: 0.01, l2: 1e-6, batch_size: 256, seed: 7 }
     }
 }
 
@@ -101,9 +105,11 @@ impl LinearClassifier {
         let mut order: Vec<usize> = (0..examples.len()).collect();
         let mut rng = rand::rngs::StdRng::seed_from_u64(options.seed);
         let batch_size = options.batch_size.max(1);
-        let total_steps = (options.epochs * order.len().div_ceil(batch_size)).max(1) as f32;
+        let steps_per_epoch = order.len().div_ceil(batch_size);
+        let epochs = options.epochs.max(options.min_steps.div_ceil(steps_per_epoch));
+        let total_steps = (epochs * steps_per_epoch).max(1) as f32;
         let mut t = 0;
-        for _epoch in 0..options.epochs {
+        for _epoch in 0..epochs {
             order.shuffle(&mut rng);
             let mut loss = 0.0f64;
             for batch in order.chunks(batch_size) {
@@ -192,7 +198,7 @@ mod tests {
         let examples: Vec<Sparse> = (0..60).map(|i| vec![((i % 3) as u32, 1.0), (3, (i % 5) as f32 / 5.0)]).collect();
         let targets: Vec<usize> = (0..60).map(|i| i % 3).collect();
         let labels = vec!["a".to_string(), "b".to_string(), "c".to_string()];
-        let options = TrainOptions { epochs: 100, ..TrainOptions::default() };
+        let options = TrainOptions { epochs: 100, learning_rate: 0.05, batch_size: 8, ..TrainOptions::default() };
         let model = LinearClassifier::train(&examples, &targets, labels, 4, &options).unwrap();
         for (example, &target) in examples.iter().zip(&targets) {
             let probs = model.probabilities(example);

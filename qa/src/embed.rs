@@ -179,13 +179,15 @@ pub fn minilm_dir(configured: &Path) -> Option<PathBuf> {
     found.pop().map(|dir| dir.canonicalize().unwrap_or(dir))
 }
 
-/// Loads the torch plugin's MiniLM encoder from `dir`.
+/// Loads the torch plugin's MiniLM encoder from `dir`. It encodes on the calling thread alone:
+/// a question is a few dozen tokens, too little to share between cores, and concurrent questions
+/// then use a core each.
 ///
 /// # Errors
 /// The plugin is not installed or refuses the folder.
 pub fn minilm(host: &PluginHost, dir: &Path) -> Result<PluginEmbedder, QaError> {
     let plugin = host.model(MINILM_PLUGIN)?;
-    let params = serde_json::json!({ "model_dir": dir }).to_string();
+    let params = serde_json::json!({ "model_dir": dir, "threads": 1 }).to_string();
     let snapshot = plugin.fit(MINILM_TASK, &[], params.as_bytes(), |_, _| {})?;
     let model = plugin.load(MINILM_TASK, &snapshot)?;
     PluginEmbedder::new(model, format!("{MINILM_PLUGIN}:{MINILM_TASK}"))
