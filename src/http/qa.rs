@@ -38,11 +38,8 @@ pub async fn ask(node: web::Data<Node>, request: HttpRequest, payload: web::Payl
     if chars > max_chars {
         return Err(ApiError::PayloadTooLarge(format!("the question has {chars} characters; qa.max_question_chars is {max_chars}")));
     }
-    if ask.question.trim().is_empty() {
-        return Err(ApiError::BadRequest("question must not be empty".into()));
-    }
     let handle = handle.clone();
-    let now_ms = chrono::Utc::now().timestamp_millis();
+    let now_ms = agora_core::now_ms();
     let Answered { conversation_id, answer } =
         web::block(move || handle.answer(&ask, now_ms)).await.map_err(|err| ApiError::Internal(err.to_string()))??;
     tracing::debug!(client, intent = %answer.intent, handoff = answer.handoff, "qa answered");
