@@ -2,7 +2,8 @@
 # The main job on the embedded default: build Agora and its plugins, ingest the bundled shop
 # (data/shop) into the sled store at data/agora.sled and print the data-quality report, train the
 # recommendation models and forecast the sales (progress bars, then a validation table), then serve
-# the JSON API (recommendations, forecasts, analytics, the chatbot's POST /api/v1/qa) and /metrics
+# the JSON API (recommendations, forecasts, analytics, the chatbot's POST /api/v1/qa), /metrics and
+# the admin console (/console)
 # on http://127.0.0.1:7700 until Ctrl-C.
 # Running it again resumes from the stored checkpoints and adds nothing.
 set -euo pipefail

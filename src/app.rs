@@ -29,6 +29,8 @@ pub struct Node {
     /// The Responder and the handle questions are answered with (not started by `--once` runs
     /// or with `qa.enabled = false`).
     pub qa: Option<(Addr<Responder>, ResponderHandle)>,
+    /// The admin console's logged-in sessions, shared by every HTTP worker.
+    pub console_sessions: Arc<crate::console::Sessions>,
 }
 
 impl Node {
@@ -39,10 +41,11 @@ impl Node {
     pub fn start(config: AgoraConfig, once: bool) -> anyhow::Result<Self> {
         let store: Arc<dyn Store> = Arc::new(open_store(&config)?);
         let host = Arc::new(PluginHost::new(config.plugins.dirs.clone()));
+        let console_sessions = Arc::new(crate::console::Sessions::new(config.console.clone()));
         let config = Arc::new(config);
         let Pipeline { supervisor, analyst, recommend, forecast, qa } =
             Supervisor::start(config.clone(), store.clone(), host.clone(), once)?;
-        Ok(Self { config, store, host, supervisor, analyst, recommend, forecast, qa })
+        Ok(Self { config, store, host, supervisor, analyst, recommend, forecast, qa, console_sessions })
     }
 
     /// Every agent's state.

@@ -75,6 +75,8 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Read a password from standard input and print its hash for `console.password_hash`.
+    ConsolePassword,
 }
 
 #[derive(Subcommand, Debug)]
@@ -135,7 +137,7 @@ impl Cli {
             Command::Generate { what: GenerateWhat::Shop { json, .. } } => *json,
             Command::Bench { what } => what.json(),
             Command::Eval { what } => what.json(),
-            Command::Serve => false,
+            Command::Serve | Command::ConsolePassword => false,
         }
     }
 
@@ -182,6 +184,14 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         }
         Command::Bench { what } => crate::bench::run(what, &cli.load_config()?),
         Command::Eval { what } => crate::eval::run(what, &cli.load_config()?),
+        Command::ConsolePassword => {
+            let mut password = String::new();
+            std::io::stdin().read_line(&mut password).context("cannot read the password from standard input")?;
+            let password = password.trim_end_matches(['\r', '\n']);
+            anyhow::ensure!(password.chars().count() >= 8, "use a password of at least 8 characters");
+            println!("{}", crate::console::hash_password(password));
+            Ok(())
+        }
     }
 }
 
@@ -279,8 +289,8 @@ fn serve(config: AgoraConfig) -> anyhow::Result<()> {
             .bind(&bind)
             .with_context(|| format!("cannot listen on {bind} (server.bind)"))?
             .run();
-        tracing::info!(%bind, "serving the API on http://{bind}/api/v1 and metrics on http://{bind}/metrics");
-        eprintln!("agora is serving on http://{bind} (API under /api/v1, metrics at /metrics); Ctrl-C stops it");
+        tracing::info!(%bind, "serving the API on http://{bind}/api/v1, metrics on http://{bind}/metrics, the console on http://{bind}/console");
+        eprintln!("agora is serving on http://{bind} (API under /api/v1, metrics at /metrics, admin console at /console); Ctrl-C stops it");
         server.await?;
         node.supervisor.send(Shutdown).await??;
         Ok(())

@@ -5,6 +5,7 @@
 pub mod app;
 pub mod bench;
 pub mod cli;
+pub mod console;
 pub mod eval;
 pub mod generate;
 pub mod http;

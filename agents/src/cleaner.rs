@@ -15,14 +15,16 @@ use std::sync::Arc;
 
 use actix::{Actor, Addr, Handler, Message, Recipient, SyncArbiter, SyncContext};
 use agora_core::clean::{find_outliers, SourceRules, OUTLIER_FIELDS};
-use agora_core::config::{AgoraConfig, OutlierMethod};
+use agora_core::config::{AgoraConfig, OutlierMethod, ResolveConfig};
 use agora_core::quality::{OutlierCounts, SourceStats};
 use agora_core::record::{EventKind, Record};
 use agora_core::store::{CommitBatch, CommitReport, Store};
+use agora_resolve::pipeline::TrainedMatcher;
 
 use crate::error::AgentError;
 use crate::forecaster::NewSales;
 use crate::recommender::NewInteractions;
+use crate::resolution::{self, ResolveSummary};
 use crate::state::{AgentState, AgentStatus, GetState};
 
 /// The agent name of a source's Clean agent.
@@ -46,6 +48,13 @@ pub struct CleanBatch {
 #[rtype(result = "Result<BTreeMap<String, OutlierCounts>, AgentError>")]
 pub struct FlagOutliers;
 
+/// The integration step: resolves catalogue items across sources into golden records when
+/// `[resolve]` is enabled (answers `None` when it is not). Any Clean agent can do it; the
+/// result covers every source. The matcher is trained on the first run and kept.
+#[derive(Message)]
+#[rtype(result = "Result<Option<ResolveSummary>, AgentError>")]
+pub struct ResolveEntities;
+
 /// Answers once every message sent before it has been handled: a barrier.
 #[derive(Message)]
 #[rtype(result = "()")]
@@ -65,6 +74,9 @@ pub struct Cleaner {
     /// Told when a committed batch held sales (the Forecast agent), if any.
     sales: Option<Recipient<NewSales>>,
     event_kinds: Vec<EventKind>,
+    resolve: Arc<ResolveConfig>,
+    /// The entity matcher, once trained.
+    matcher: Option<Arc<TrainedMatcher>>,
 }
 
 impl Actor for Cleaner {
@@ -149,13 +161,14 @@ impl Cleaner {
         let event_kinds: Vec<EventKind> = config.recommend.event_kinds.iter().filter_map(|kind| EventKind::parse(kind)).collect();
         let mut stats: HashMap<String, SourceStats> = store.source_stats()?.into_iter().collect();
         let mut lanes = BTreeMap::new();
+        let resolve = Arc::new(config.resolve.clone());
         for (name, source) in &config.sources {
             let rules = SourceRules::compile(name, source, &config.clean, config.store.keep_raw)?;
             let stats = stats.remove(name).unwrap_or_default();
             let queued = Arc::new(AtomicU64::new(0));
             let (store, shared_queue, name_for_state) = (store.clone(), queued.clone(), cleaner_name(name));
             let (method, threshold) = (config.clean.outlier_method, config.clean.outlier_threshold);
-            let (interactions, sales, event_kinds) = (interactions.clone(), sales.clone(), event_kinds.clone());
+            let (interactions, sales, event_kinds, resolve) = (interactions.clone(), sales.clone(), event_kinds.clone(), resolve.clone());
             let addr = SyncArbiter::start(1, move || Cleaner {
                 store: store.clone(),
                 rules: rules.clone(),
@@ -167,6 +180,8 @@ impl Cleaner {
                 interactions: interactions.clone(),
                 sales: sales.clone(),
                 event_kinds: event_kinds.clone(),
+                resolve: resolve.clone(),
+                matcher: None,
             });
             lanes.insert(name.clone(), Lane { addr, queued });
         }
@@ -251,6 +266,27 @@ impl Cleaner {
     }
 }
 
+impl Cleaner {
+    fn resolve_entities(&mut self) -> Result<Option<ResolveSummary>, AgentError> {
+        if !self.resolve.enabled {
+            return Ok(None);
+        }
+        let entities = resolution::items_as_entities(self.store.as_ref())?;
+        let matcher = match &self.matcher {
+            Some(matcher) => matcher.clone(),
+            None => {
+                let feedback = resolution::load_feedback(self.store.as_ref())?;
+                let trained = Arc::new(resolution::train(&self.resolve, &entities, &feedback)?);
+                self.matcher = Some(trained.clone());
+                trained
+            }
+        };
+        let summary = resolution::run(self.store.as_ref(), &self.resolve, &matcher, &entities)?;
+        tracing::info!(items = summary.items, matches = summary.matches, merged = summary.merged, "resolved items into golden records");
+        Ok(Some(summary))
+    }
+}
+
 /// Runs a handler body, turning a panic into an error so the agent keeps serving.
 fn guard<T>(agent: &mut Cleaner, body: impl FnOnce(&mut Cleaner) -> Result<T, AgentError>) -> Result<T, AgentError> {
     let result = match catch_unwind(AssertUnwindSafe(|| body(agent))) {
@@ -292,6 +328,14 @@ impl Handler<FlagOutliers> for Cleaner {
     }
 }
 
+impl Handler<ResolveEntities> for Cleaner {
+    type Result = Result<Option<ResolveSummary>, AgentError>;
+
+    fn handle(&mut self, _msg: ResolveEntities, _ctx: &mut SyncContext<Self>) -> Self::Result {
+        guard(self, Cleaner::resolve_entities)
+    }
+}
+
 impl Handler<Barrier> for Cleaner {
     type Result = ();
 
@@ -304,7 +348,8 @@ impl Handler<GetState> for Cleaner {
     fn handle(&mut self, _msg: GetState, _ctx: &mut SyncContext<Self>) -> Self::Result {
         let mut state = self.state.clone();
         state.backlog = self.queued.load(Ordering::Relaxed);
-        if state.backlog == 0 && state.status == AgentStatus::Running {
+        // Its rules are compiled before it exists: with nothing queued it is idle, not starting.
+        if state.backlog == 0 && matches!(state.status, AgentStatus::Running | AgentStatus::Starting) {
             state.status = AgentStatus::Idle;
         }
         actix::MessageResult(state)
@@ -348,5 +393,57 @@ mod tests {
         assert_eq!((state.name.as_str(), state.processed, state.backlog, state.status), ("clean:events", 3, 0, AgentStatus::Idle));
         let unknown = cleaners.submit(CleanBatch { source: "nope".into(), batch: Vec::new(), checkpoint: None }).await;
         assert!(matches!(unknown, Err(AgentError::UnknownSource { .. })));
+    }
+
+    #[actix_rt::test]
+    async fn the_integration_step_resolves_items_across_sources_into_golden_records() {
+        let dir = tempfile::tempdir().unwrap();
+        let store: Arc<dyn Store> = Arc::new(SledStore::open(&dir.path().join("s"), 16).unwrap());
+        let source = |name: &str| {
+            format!(
+                "[sources.{name}]\nplugin = \"jsonl\"\nrecord = \"item\"\ndedup_key = [\"item_id\"]\n\
+                 fields = {{ item_id = \"id\", title = \"title\", brand = \"brand\", price = \"price\", attributes = {{ from = [\"model\"] }} }}\n"
+            )
+        };
+        let text = format!(
+            "{}{}[resolve]\nenabled = true\n[resolve.survivorship.fields.price]\nrule = \"prefer_source\"\nsources = [\"erp\"]\n",
+            source("erp"),
+            source("feed")
+        );
+        let config = AgoraConfig::from_toml_str(&text).unwrap();
+        let cleaners = Cleaner::start_all(&config, store.clone(), None, None).unwrap();
+        let erp = batch(&[
+            r#"{"id":"e1","title":"sony cyber-shot dscw120 digital camera pink","brand":"sony","price":129.0,"model":"dscw120"}"#,
+            r#"{"id":"e2","title":"lg lds4821ww semi integrated dishwasher white","brand":"lg","price":499.0,"model":"lds4821ww"}"#,
+            r#"{"id":"e3","title":"apple ipod nano 8gb silver mb598ll","brand":"apple","price":149.0,"model":"mb598ll"}"#,
+        ]);
+        let feed = batch(&[
+            r#"{"id":"f1","title":"SONY DSC-W120 Cyber-shot camera, pink","brand":"SONY","price":119.0}"#,
+            r#"{"id":"f2","title":"LG LDS4821WW dishwasher semi-integrated","price":479.0}"#,
+            r#"{"id":"f3","title":"samsung syncmaster 226bw 22 inch lcd monitor","brand":"samsung","price":259.0}"#,
+        ]);
+        cleaners.submit(CleanBatch { source: "erp".into(), batch: erp, checkpoint: None }).await.unwrap();
+        cleaners.submit(CleanBatch { source: "feed".into(), batch: feed, checkpoint: None }).await.unwrap();
+        let (_, addr) = cleaners.agents().next().unwrap();
+        let summary = addr.send(ResolveEntities).await.unwrap().unwrap().expect("resolve is enabled");
+        assert_eq!(summary.items, 6);
+        assert_eq!(summary.merged, 2, "{summary:?}");
+        let golden: Vec<serde_json::Value> =
+            store.golden_records().unwrap().iter().map(|(_, json)| serde_json::from_slice(json).unwrap()).collect();
+        assert_eq!(golden.len(), 4);
+        let camera = golden.iter().find(|g| g["members"].as_array().unwrap().len() == 2 && g["id"] == "erp/e1").unwrap();
+        assert_eq!(camera["version"], 1);
+        assert_eq!(camera["fields"]["price"]["source"], "erp");
+        assert_eq!(camera["fields"]["price"]["record_id"], "e1");
+        let decisions = store.match_decisions().unwrap();
+        assert!(decisions.iter().any(|(key, json)| {
+            let decision: serde_json::Value = serde_json::from_slice(json).unwrap();
+            key == "erp/e1|feed/f1" && decision["accepted"] == true && decision["evidence"]["code_in_other"].as_f64().unwrap() > 0.0
+        }));
+
+        // An operator rejects the camera match: the next run keeps the two apart.
+        resolution::record_feedback(store.as_ref(), "feed/f1", "erp/e1", agora_resolve::feedback::Verdict::Reject).unwrap();
+        let again = addr.send(ResolveEntities).await.unwrap().unwrap().unwrap();
+        assert_eq!((again.merged, again.golden), (1, 5), "{again:?}");
     }
 }

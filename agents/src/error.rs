@@ -26,12 +26,18 @@ pub enum AgentError {
     /// Building the QA engine or answering with it failed.
     #[error(transparent)]
     Qa(#[from] agora_qa::QaError),
+    /// Entity resolution failed (training the matcher, or resolving).
+    #[error(transparent)]
+    Resolve(#[from] agora_resolve::ResolveError),
     /// A config value only an agent can check is invalid; the message names the key.
     #[error("invalid config: {0}")]
     Config(String),
     /// The agent has not computed what was asked for yet.
     #[error("not ready: {0}")]
     NotReady(String),
+    /// A quarantined record cannot be replayed (unknown entry, or the source never parsed it).
+    #[error("cannot replay: {0}")]
+    Replay(String),
     /// The agent panicked while handling a message.
     #[error("agent {agent} panicked: {message}")]
     Panicked { agent: String, message: String },

@@ -15,18 +15,20 @@ use actix::{
 };
 use agora_core::config::{AgoraConfig, PUSH_PLUGIN};
 use agora_core::plugin::PluginHost;
+use agora_core::quality::Replay;
 use agora_core::store::{CommitReport, Store};
 use futures::channel::oneshot;
 use serde::{Deserialize, Serialize};
 
 use crate::analyst::{segment_rules, Analyst, Refresh};
-use crate::cleaner::{cleaner_name, Barrier, CleanBatch, Cleaner, CleanerHandle, FlagOutliers};
+use crate::cleaner::{cleaner_name, Barrier, CleanBatch, Cleaner, CleanerHandle, FlagOutliers, ResolveEntities};
 use crate::encoder::Encoder;
 use crate::error::AgentError;
 use crate::forecaster::{Forecaster, ForecasterHandle};
 use crate::fuser::Fuser;
 use crate::ingestor::{Ingestor, IngestorSetup, Pause, Resume, Stop};
 use crate::recommender::{Recommender, RecommenderHandle};
+use crate::resolution::ResolveSummary;
 use crate::responder::{Responder, ResponderHandle};
 use crate::state::{AgentState, AgentStatus, GetState};
 
@@ -71,6 +73,22 @@ pub struct PushBatch {
     pub source: String,
     pub batch: Vec<u8>,
 }
+
+/// Replays one quarantined record through its source's current cleaning rules (after the
+/// mapping was fixed): the record is stored or quarantined again, and the outcome is recorded
+/// beside the original entry, which stays as an audit trail.
+#[derive(Message)]
+#[rtype(result = "Result<Replay, AgentError>")]
+pub struct ReplayQuarantined {
+    pub source: String,
+    pub seq: u64,
+}
+
+/// Runs the integration step (entity resolution) now, on the first Clean agent's thread; `None`
+/// when `[resolve]` is off.
+#[derive(Message)]
+#[rtype(result = "Result<Option<ResolveSummary>, AgentError>")]
+pub struct ResolveNow;
 
 /// Stops every Ingest agent, lets queued batches commit, recomputes outliers and flushes.
 #[derive(Message)]
@@ -447,6 +465,58 @@ impl Handler<PushBatch> for Supervisor {
     }
 }
 
+impl Handler<ReplayQuarantined> for Supervisor {
+    type Result = ResponseFuture<Result<Replay, AgentError>>;
+
+    fn handle(&mut self, msg: ReplayQuarantined, _ctx: &mut Context<Self>) -> Self::Result {
+        let (store, cleaner) = (self.store.clone(), self.cleaner.clone());
+        Box::pin(async move {
+            let ReplayQuarantined { source, seq } = msg;
+            let found = store
+                .quarantined(&source, seq)?
+                .ok_or_else(|| AgentError::Replay(format!("source {source:?} has no quarantine entry {seq}")))?;
+            if let Some(replay) = found.replay {
+                return Err(AgentError::Replay(format!("entry {seq} of {source:?} was already replayed: {}", replay.outcome)));
+            }
+            let entry = found.entry;
+            if !matches!(serde_json::from_str::<serde_json::Value>(&entry.raw), Ok(serde_json::Value::Object(_))) {
+                return Err(AgentError::Replay(format!(
+                    "entry {seq} of {source:?} ({}) holds text the source plugin could not parse, not fields; fix the source and ingest it again",
+                    entry.reason.as_str()
+                )));
+            }
+            let offset = serde_json::to_string(&entry.offset).expect("a string serialises");
+            let batch = format!("{{\"offset\":{offset},\"fields\":{}}}\n", entry.raw).into_bytes();
+            let report = cleaner.submit(CleanBatch { source: source.clone(), batch, checkpoint: None }).await?;
+            let outcome = if report.accepted == 1 {
+                "stored".to_string()
+            } else if report.duplicates == 1 {
+                "already stored (duplicate)".to_string()
+            } else {
+                // The new entry is the source's newest: sequence numbers count quarantined records.
+                let newest = store.source_stats()?.get(&source).map_or(0, |stats| stats.quarantined_total()).saturating_sub(1);
+                let again = store.quarantined(&source, newest)?;
+                format!("quarantined again: {}", again.map_or_else(|| "see the newest entry".into(), |last| last.entry.detail))
+            };
+            let replay = Replay { at: agora_core::now_ms(), accepted: report.quarantined == 0, outcome };
+            store.record_replay(&source, seq, &replay)?;
+            Ok(replay)
+        })
+    }
+}
+
+impl Handler<ResolveNow> for Supervisor {
+    type Result = ResponseFuture<Result<Option<ResolveSummary>, AgentError>>;
+
+    fn handle(&mut self, _msg: ResolveNow, _ctx: &mut Context<Self>) -> Self::Result {
+        let cleaner = self.cleaner.agents().next().map(|(_, addr)| addr.clone());
+        Box::pin(async move {
+            let cleaner = cleaner.ok_or_else(|| AgentError::Config("no source is configured, so there is nothing to resolve".into()))?;
+            cleaner.send(ResolveEntities).await.map_err(|err| AgentError::Unreachable { agent: "clean".into(), reason: err.to_string() })?
+        })
+    }
+}
+
 impl Handler<Shutdown> for Supervisor {
     type Result = ResponseActFuture<Self, Result<(), AgentError>>;
 
@@ -468,6 +538,8 @@ impl Handler<Shutdown> for Supervisor {
                 }
                 if let Some(cleaner) = cleaners.first() {
                     cleaner.send(FlagOutliers).await.map_err(unreachable)??;
+                    // The integration step (a no-op unless `[resolve]` is enabled).
+                    cleaner.send(ResolveEntities).await.map_err(unreachable)??;
                 }
                 store.flush()?;
                 Ok(())

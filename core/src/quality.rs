@@ -75,6 +75,26 @@ pub struct QuarantineEntry {
     pub at: i64,
 }
 
+/// A quarantine entry with its place in the quarantine and what replaying it did, if it was.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Quarantined {
+    /// Its sequence number within its source's quarantine (with the source, its id).
+    pub seq: u64,
+    pub entry: QuarantineEntry,
+    pub replay: Option<Replay>,
+}
+
+/// The outcome of replaying a quarantined record through its source's current cleaning rules.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Replay {
+    /// When, UTC milliseconds.
+    pub at: i64,
+    /// Stored (or already stored: a duplicate) rather than quarantined again.
+    pub accepted: bool,
+    /// What happened, in words (the new reason when quarantined again).
+    pub outcome: String,
+}
+
 /// Per-source counters, committed atomically with each batch so they survive crashes exactly.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct SourceStats {

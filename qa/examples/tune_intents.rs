@@ -73,7 +73,7 @@ fn main() {
             "{options:?}: validation {:.2}% (test {:.2}%) loss {:.3} ({:.1} s)",
             accuracy(&model, &held, &held_vectors),
             accuracy(&model, &test, &test_vectors),
-            model.training_loss(),
+            model.loss_curve().last().copied().unwrap_or(f32::NAN),
             started.elapsed().as_secs_f64()
         );
     }

@@ -124,9 +124,9 @@ impl IntentClassifier {
         (&self.labels()[index], p)
     }
 
-    /// Mean cross-entropy on the training examples in the last epoch.
-    pub fn training_loss(&self) -> f32 {
-        self.classifier.final_loss
+    /// Mean cross-entropy on the training examples, per epoch.
+    pub fn loss_curve(&self) -> &[f32] {
+        &self.classifier.loss_curve
     }
 }
 

@@ -92,7 +92,8 @@ pub struct EngineInfo {
     pub products: usize,
     pub users_with_orders: usize,
     pub router_examples: usize,
-    pub router_loss: f32,
+    /// The router's mean training cross-entropy per epoch.
+    pub router_loss_curve: Vec<f32>,
     pub min_confidence: f32,
 }
 
@@ -226,7 +227,7 @@ impl QaEngine {
             products: knowledge.products.len(),
             users_with_orders: knowledge.orders.users(),
             router_examples: examples.len(),
-            router_loss: router.training_loss(),
+            router_loss_curve: router.loss_curve().to_vec(),
             min_confidence: config.min_confidence as f32,
         };
         Ok(Self {

@@ -1,5 +1,7 @@
 //! `agora bench`: whole-system benchmarks that print a table beside their named peers.
 
+mod console;
+mod er;
 mod forecast;
 mod ingest;
 mod qa;
@@ -48,6 +50,30 @@ pub enum BenchCommand {
         #[arg(long)]
         json: bool,
     },
+    /// Entity-resolution blocking on generated products from two sources with planted matches:
+    /// pair completeness, candidate pairs per record and time, per method and for their union.
+    Er {
+        /// Records to generate.
+        #[arg(long, default_value_t = 100_000)]
+        records: usize,
+        #[arg(long)]
+        json: bool,
+    },
+    /// How fast every admin-console page answers with an S3-Rec data set ingested and a
+    /// recommender trained on it (target: each under 200 ms).
+    Console {
+        /// The S3-Rec directory.
+        #[arg(long, default_value = "../shared/data/s3rec-amazon")]
+        data: PathBuf,
+        /// beauty, sports or lastfm.
+        #[arg(long, default_value = "beauty")]
+        dataset: String,
+        /// Measured requests per page.
+        #[arg(long, default_value_t = 50)]
+        requests: usize,
+        #[arg(long)]
+        json: bool,
+    },
     /// One measured path in this process (used by `bench ingest`; prints one JSON line).
     #[command(hide = true)]
     IngestPhase {
@@ -82,7 +108,12 @@ impl BenchCommand {
     /// Whether the command prints JSON.
     pub fn json(&self) -> bool {
         match self {
-            Self::Ingest { json, .. } | Self::Serve { json, .. } | Self::Forecast { json, .. } | Self::Qa { json, .. } => *json,
+            Self::Ingest { json, .. }
+            | Self::Serve { json, .. }
+            | Self::Forecast { json, .. }
+            | Self::Qa { json, .. }
+            | Self::Er { json, .. }
+            | Self::Console { json, .. } => *json,
             Self::IngestPhase { .. } => true,
         }
     }
@@ -99,6 +130,8 @@ pub fn run(command: &BenchCommand, config: &AgoraConfig) -> anyhow::Result<()> {
         BenchCommand::Forecast { data, holdout, series, json } => {
             forecast::forecast_bench(&forecast::ForecastBench { data, holdout: *holdout, series: *series, json: *json }, config)
         }
+        BenchCommand::Er { records, json } => er::er_bench(*records, *json),
+        BenchCommand::Console { data, dataset, requests, json } => console::console_bench(data, dataset, *requests, *json, config),
         BenchCommand::Qa { questions, json } => qa::qa_bench(*questions, *json, config),
         BenchCommand::Serve { data, dataset, rate, seconds, connections, json } => {
             serve::serve_bench(&serve::LoadPlan { rate: *rate, seconds: *seconds, connections: *connections }, data, dataset, *json, config)

@@ -131,13 +131,13 @@ pub fn serve_bench(plan: &LoadPlan, data_dir: &Path, dataset: &str, json: bool, 
 }
 
 /// A running server and the means to stop it.
-struct Server {
+pub(super) struct Server {
     handle: actix_web::dev::ServerHandle,
     thread: Option<std::thread::JoinHandle<anyhow::Result<()>>>,
 }
 
 impl Server {
-    fn stop(mut self) {
+    pub(super) fn stop(mut self) {
         futures::executor::block_on(self.handle.stop(true));
         if let Some(thread) = self.thread.take() {
             let _ = thread.join();
@@ -146,7 +146,7 @@ impl Server {
 }
 
 /// Starts a node and the HTTP app on 127.0.0.1 (a free port) in its own actix system.
-fn start_server(config: AgoraConfig) -> anyhow::Result<(SocketAddr, Server)> {
+pub(super) fn start_server(config: AgoraConfig) -> anyhow::Result<(SocketAddr, Server)> {
     let (sender, receiver) = mpsc::channel();
     let thread = std::thread::spawn(move || -> anyhow::Result<()> {
         let system = actix::System::new();
@@ -166,7 +166,7 @@ fn start_server(config: AgoraConfig) -> anyhow::Result<(SocketAddr, Server)> {
     Ok((address, Server { handle, thread: Some(thread) }))
 }
 
-fn wait_until_serving(address: SocketAddr) -> anyhow::Result<()> {
+pub(super) fn wait_until_serving(address: SocketAddr) -> anyhow::Result<()> {
     let started = Instant::now();
     let mut connection = Connection::open(address)?;
     loop {
@@ -251,22 +251,24 @@ fn load(address: SocketAddr, paths: &[String], schedule: Schedule, connections: 
 }
 
 /// A keep-alive HTTP/1.1 connection that sends GETs and reads whole responses.
-struct Connection {
+pub(super) struct Connection {
     reader: BufReader<TcpStream>,
-    body: Vec<u8>,
+    pub(super) body: Vec<u8>,
+    /// Header lines sent with every request (e.g. a session cookie), each ending in CRLF.
+    pub(super) headers: String,
 }
 
 impl Connection {
-    fn open(address: SocketAddr) -> anyhow::Result<Self> {
+    pub(super) fn open(address: SocketAddr) -> anyhow::Result<Self> {
         let stream = TcpStream::connect(address)?;
         stream.set_nodelay(true)?;
         stream.set_read_timeout(Some(Duration::from_secs(10)))?;
-        Ok(Self { reader: BufReader::new(stream), body: Vec::new() })
+        Ok(Self { reader: BufReader::new(stream), body: Vec::new(), headers: String::new() })
     }
 
     /// Sends one GET and returns the status code.
-    fn get(&mut self, path: &str) -> anyhow::Result<u16> {
-        write!(self.reader.get_mut(), "GET {path} HTTP/1.1\r\nHost: bench\r\n\r\n")?;
+    pub(super) fn get(&mut self, path: &str) -> anyhow::Result<u16> {
+        write!(self.reader.get_mut(), "GET {path} HTTP/1.1\r\nHost: bench\r\n{}\r\n", self.headers)?;
         let mut line = String::new();
         self.reader.read_line(&mut line)?;
         let status: u16 = line.split(' ').nth(1).and_then(|code| code.parse().ok()).context("malformed status line")?;

@@ -3,6 +3,7 @@
 //! published numbers (or JSON), and records the run in the configured store.
 
 mod behaviour;
+mod er;
 pub(crate) mod forecast;
 mod qa;
 pub(crate) mod recommend;
@@ -81,6 +82,18 @@ pub enum EvalCommand {
         #[arg(long)]
         json: bool,
     },
+    /// Entity matching on the ER-Magellan product benchmarks (Ditto format): precision, recall, F1
+    /// on test beside the published Magellan / DeepMatcher / Ditto numbers.
+    Er {
+        /// er-products or one benchmark's directory (e.g. ../shared/data/er-products).
+        #[arg(long)]
+        data: PathBuf,
+        /// abt-buy or amazon-google.
+        #[arg(long)]
+        dataset: String,
+        #[arg(long)]
+        json: bool,
+    },
     /// Customer-service QA: intent accuracy on BANKING77 (full or N-shot, beside the published
     /// numbers), or FAQ answering on the e-commerce FAQ with held-out paraphrases and
     /// out-of-scope questions (top-1, MRR@5, hand-off rates).
@@ -123,7 +136,11 @@ impl EvalCommand {
     /// Whether the command prints JSON.
     pub fn json(&self) -> bool {
         match self {
-            Self::Behaviour { json, .. } | Self::Recommend { json, .. } | Self::Forecast { json, .. } | Self::Qa { json, .. } => *json,
+            Self::Behaviour { json, .. }
+            | Self::Recommend { json, .. }
+            | Self::Forecast { json, .. }
+            | Self::Qa { json, .. }
+            | Self::Er { json, .. } => *json,
         }
     }
 }
@@ -135,6 +152,7 @@ impl EvalCommand {
 pub fn run(command: &EvalCommand, config: &AgoraConfig) -> anyhow::Result<()> {
     match command {
         EvalCommand::Behaviour { data, dataset, json } => behaviour::run(data, dataset, *json, config),
+        EvalCommand::Er { data, dataset, json } => er::run(data, dataset, *json, config),
         EvalCommand::Recommend { data, dataset, model, protocol, json } => recommend::run(data, dataset, model, protocol, *json, config),
         EvalCommand::Forecast { data, dataset, plugin, model, params, ensemble, holdout, series, json } => forecast::run(
             &forecast::ForecastEval {

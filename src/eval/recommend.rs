@@ -164,6 +164,12 @@ pub fn run(data_dir: &Path, dataset: &str, model: &str, protocol: &str, json: bo
 /// Ingests an S3-Rec data set into a scratch store through the `lists` plugin and reads it back
 /// as the recommendation dataset; returns it with the ingestion config (plugin dirs included).
 pub(crate) fn ingest_s3rec(bench: &Benchmark, data_dir: &Path, config: &AgoraConfig) -> anyhow::Result<(Dataset, AgoraConfig)> {
+    let work = tempfile::Builder::new().prefix("agora-s3rec").tempdir()?;
+    ingest_s3rec_into(bench, data_dir, &work.path().join("store.sled"), config)
+}
+
+/// As [`ingest_s3rec`], into a store at `store` that outlives the call.
+pub(crate) fn ingest_s3rec_into(bench: &Benchmark, data_dir: &Path, store: &Path, config: &AgoraConfig) -> anyhow::Result<(Dataset, AgoraConfig)> {
     let sequences = data_dir.join(format!("{}.txt", bench.stem));
     let attributes = data_dir.join(format!("{}_item2attributes.json", bench.stem));
     for file in [&sequences, &attributes] {
@@ -171,8 +177,7 @@ pub(crate) fn ingest_s3rec(bench: &Benchmark, data_dir: &Path, config: &AgoraCon
             bail!("{} is missing: --data must be the S3-Rec directory (../shared/data/s3rec-amazon)", file.display());
         }
     }
-    let work = tempfile::Builder::new().prefix("agora-s3rec").tempdir()?;
-    let ingest_config = ingest_config(&sequences, &attributes, &work.path().join("store.sled"), config)?;
+    let ingest_config = ingest_config(&sequences, &attributes, store, config)?;
     let started = Instant::now();
     let store = ingest(ingest_config.clone(), bench.stem)?;
     let data = Dataset::from_store(store.as_ref(), &config.recommend)?;

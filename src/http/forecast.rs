@@ -15,14 +15,14 @@ use crate::app::Node;
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ForecastQuery {
-    item: Option<String>,
-    category: Option<String>,
+    pub item: Option<String>,
+    pub category: Option<String>,
     /// Present (any value, even empty) for the whole shop.
-    total: Option<String>,
-    horizon: Option<usize>,
-    interval: Option<u32>,
-    granularity: Option<String>,
-    metric: Option<String>,
+    pub total: Option<String>,
+    pub horizon: Option<usize>,
+    pub interval: Option<u32>,
+    pub granularity: Option<String>,
+    pub metric: Option<String>,
 }
 
 impl ForecastQuery {
@@ -38,7 +38,14 @@ impl ForecastQuery {
 
 /// The forecast of one item, category or the whole shop.
 pub async fn forecast(node: web::Data<Node>, query: web::Query<ForecastQuery>) -> Result<HttpResponse, ApiError> {
-    let query = query.into_inner();
+    Ok(HttpResponse::Ok().json(forecast_json(&node, query.into_inner())?))
+}
+
+/// The forecasts route's body.
+///
+/// # Errors
+/// Forecasts are off or not computed yet, nothing matches the scope, or the query is invalid.
+pub(crate) fn forecast_json(node: &Node, query: ForecastQuery) -> Result<serde_json::Value, ApiError> {
     let scope = query.scope()?;
     let granularity: Granularity = query.granularity.as_deref().unwrap_or("week").parse().map_err(ApiError::BadRequest)?;
     let metric: Metric = query.metric.as_deref().unwrap_or("units").parse().map_err(ApiError::BadRequest)?;
@@ -85,7 +92,7 @@ pub async fn forecast(node: web::Data<Node>, query: web::Query<ForecastQuery>) -
             })
         })
         .collect();
-    Ok(HttpResponse::Ok().json(json!({
+    Ok(json!({
         "scope": scope,
         "granularity": granularity,
         "metric": metric,
@@ -103,5 +110,5 @@ pub async fn forecast(node: web::Data<Node>, query: web::Query<ForecastQuery>) -
         },
         "history": history,
         "forecast": points,
-    })))
+    }))
 }

@@ -1,15 +1,16 @@
-//! The HTTP layer of `agora serve`: JSON API under `/api/v1` and Prometheus `/metrics`.
+//! The HTTP layer of `agora serve`: JSON API under `/api/v1`, Prometheus `/metrics` and the
+//! admin console under `/console`.
 //! Handlers translate HTTP to messages for the pipeline; no engine logic lives here.
 
 mod analytics;
 mod error;
-mod forecast;
+pub(crate) mod forecast;
 mod health;
 mod ingest;
 mod metrics;
 mod openapi;
 mod qa;
-mod recommend;
+pub(crate) mod recommend;
 mod request;
 
 use actix_web::web;
@@ -22,6 +23,7 @@ use crate::app::Node;
 pub fn configure(node: Node) -> impl FnOnce(&mut web::ServiceConfig) {
     move |cfg: &mut web::ServiceConfig| {
         let max_body = node.config.server.max_body_bytes;
+        crate::console::configure(&node, cfg);
         cfg.app_data(web::Data::new(node))
             .app_data(web::PayloadConfig::new(max_body))
             .app_data(web::QueryConfig::default().error_handler(|err, _| ApiError::BadRequest(format!("bad query: {err}")).into()))

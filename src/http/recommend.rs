@@ -27,9 +27,9 @@ fn serving(node: &Node) -> Result<(&RecommenderHandle, Arc<FusedModel>), ApiErro
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RecommendQuery {
-    k: Option<usize>,
-    category: Option<String>,
-    exclude_seen: Option<bool>,
+    pub k: Option<usize>,
+    pub category: Option<String>,
+    pub exclude_seen: Option<bool>,
 }
 
 fn check_k(k: Option<usize>, node: &Node) -> Result<usize, ApiError> {
@@ -48,19 +48,38 @@ pub async fn recommendations(
     user: web::Path<String>,
     query: web::Query<RecommendQuery>,
 ) -> Result<HttpResponse, ApiError> {
-    let (user, query) = (user.into_inner(), query.into_inner());
+    Ok(HttpResponse::Ok().json(recommendations_json(&node, &user.into_inner(), query.into_inner(), false)?))
+}
+
+/// The recommendations route's body; with `with_history` (for the console), also the user's
+/// history (oldest first) and item titles.
+///
+/// # Errors
+/// Recommendations are off or still training, or the request is invalid.
+pub(crate) fn recommendations_json(node: &Node, user: &str, query: RecommendQuery, with_history: bool) -> Result<serde_json::Value, ApiError> {
     let request =
-        RecommendRequest { k: check_k(query.k, &node)?, category: query.category, exclude_seen: query.exclude_seen.unwrap_or(true) };
-    let (handle, model) = serving(&node)?;
-    let (known, history) = handle.history(&model, &user);
+        RecommendRequest { k: check_k(query.k, node)?, category: query.category, exclude_seen: query.exclude_seen.unwrap_or(true) };
+    let (handle, model) = serving(node)?;
+    let (known, history) = handle.history(&model, user);
     let items = model.recommend(&history, &request)?;
-    Ok(HttpResponse::Ok().json(json!({
+    let mut body = json!({
         "user_id": user,
         "known_user": known.is_some(),
         "history_length": history.len(),
         "model": { "trained_at": model.info.trained_at, "data_version": model.info.data_version },
         "items": items,
-    })))
+    });
+    if with_history {
+        let title = |dense: u32| model.catalog.items.get(dense as usize).and_then(|meta| meta.title.clone());
+        body["history"] = history.iter().map(|&dense| json!({ "item_id": model.catalog.item_ids[dense as usize], "title": title(dense) })).collect();
+        if let Some(items) = body["items"].as_array_mut() {
+            for item in items {
+                let dense = item["item_id"].as_str().and_then(|id| model.catalog.item(id));
+                item["title"] = json!(dense.and_then(title));
+            }
+        }
+    }
+    Ok(body)
 }
 
 /// Query of the similar-items route.
@@ -72,12 +91,19 @@ pub struct SimilarQuery {
 
 /// The items most like one item; a new item is matched by its attributes.
 pub async fn similar(node: web::Data<Node>, item: web::Path<String>, query: web::Query<SimilarQuery>) -> Result<HttpResponse, ApiError> {
-    let item = item.into_inner();
-    let k = check_k(query.k, &node)?;
-    let (_, model) = serving(&node)?;
-    let dense = model.catalog.item(&item).ok_or_else(|| ApiError::NotFound(format!("unknown item {item:?}")))?;
+    Ok(HttpResponse::Ok().json(similar_json(&node, &item.into_inner(), query.k)?))
+}
+
+/// The similar-items route's body.
+///
+/// # Errors
+/// Recommendations are off or still training, the item is unknown, or `k` is out of range.
+pub(crate) fn similar_json(node: &Node, item: &str, k: Option<usize>) -> Result<serde_json::Value, ApiError> {
+    let k = check_k(k, node)?;
+    let (_, model) = serving(node)?;
+    let dense = model.catalog.item(item).ok_or_else(|| ApiError::NotFound(format!("unknown item {item:?}")))?;
     let items = model.similar(dense, k)?;
-    Ok(HttpResponse::Ok().json(json!({ "item_id": item, "items": items })))
+    Ok(json!({ "item_id": item, "items": items }))
 }
 
 /// How the served model was trained: when, on what data, blend weights, validation metrics.

@@ -6,8 +6,11 @@ use serde_json::Value;
 
 use crate::common::TestShop;
 
+const ADMIN: &str = "admin-token-0123456789abcdef";
+
 async fn node_with_token(shop: &TestShop, token: Option<&str>, max_body: usize) -> Node {
     let mut config = shop.config();
+    config.console.admin_token = Some(ADMIN.into());
     config.server.ingest_token = token.map(str::to_string);
     config.server.max_body_bytes = max_body;
     Node::start(config, false).unwrap()
@@ -20,7 +23,10 @@ async fn health_and_metrics_report_the_agents() {
     let app = test::init_service(App::new().configure(agora::http::configure(node))).await;
     let health: Value = test::call_and_read_body_json(&app, test::TestRequest::get().uri("/api/v1/health").to_request()).await;
     assert_eq!(health["status"], "ok");
-    let pipeline: Value = test::call_and_read_body_json(&app, test::TestRequest::get().uri("/api/v1/pipeline").to_request()).await;
+    let refused = test::call_service(&app, test::TestRequest::get().uri("/api/v1/pipeline").to_request()).await;
+    assert_eq!(refused.status(), 401, "the operator API needs the admin token");
+    let pipeline = test::TestRequest::get().uri("/api/v1/pipeline").insert_header(("Authorization", format!("Bearer {ADMIN}")));
+    let pipeline: Value = test::call_and_read_body_json(&app, pipeline.to_request()).await;
     let names: Vec<&str> = pipeline["agents"].as_array().unwrap().iter().map(|a| a["name"].as_str().unwrap()).collect();
     assert_eq!(
         names,
@@ -94,7 +100,7 @@ async fn push_ingestion_checks_token_size_and_source_then_commits() {
     assert_eq!((ok["accepted"].as_u64(), ok["duplicates"].as_u64(), ok["quarantined"].as_u64()), (Some(1), Some(1), Some(2)), "{ok}");
     let stats = store.source_stats().unwrap();
     assert_eq!(stats["web"].accepted, 1);
-    let quarantined = store.quarantine(Some("web"), 10).unwrap();
-    let reasons: Vec<&str> = quarantined.iter().map(|entry| entry.reason.as_str()).collect();
+    let quarantined = store.quarantine(Some("web"), 0, 10).unwrap();
+    let reasons: Vec<&str> = quarantined.iter().map(|found| found.entry.reason.as_str()).collect();
     assert_eq!(reasons, ["malformed_json", "missing_field"]);
 }

@@ -42,14 +42,14 @@ async fn counts_match_the_generators_ledger_exactly() {
 async fn quarantine_keeps_the_raw_record_offset_and_reason() {
     let shop = TestShop::small(12);
     let node = ingest_once(shop.config()).await;
-    let entries = node.store.quarantine(Some("catalog"), 1000).unwrap();
+    let entries: Vec<_> = node.store.quarantine(Some("catalog"), 0, 1000).unwrap().into_iter().map(|found| found.entry).collect();
     assert_eq!(entries.len() as u64, shop.manifest.sources["catalog"].quarantined.values().sum::<u64>());
     let utf8 = entries.iter().find(|entry| entry.reason == Reason::InvalidUtf8).expect("an invalid UTF-8 row");
     assert!(utf8.raw.contains("caf"), "raw row kept: {}", utf8.raw);
     assert!(utf8.offset.contains("catalog.csv@"), "offset names file and byte: {}", utf8.offset);
     let long = entries.iter().find(|entry| entry.reason == Reason::FieldTooLong).expect("an overlong row");
     assert!(long.detail.contains("description"), "{}", long.detail);
-    let orders = node.store.quarantine(Some("orders"), 1000).unwrap();
+    let orders: Vec<_> = node.store.quarantine(Some("orders"), 0, 1000).unwrap().into_iter().map(|found| found.entry).collect();
     let bad_time = orders.iter().find(|entry| entry.reason == Reason::InvalidTimestamp).expect("a bad timestamp");
     assert!(bad_time.detail.contains("31/02/2024"), "{}", bad_time.detail);
 }

@@ -5,7 +5,9 @@ mod behaviour;
 mod cli;
 #[macro_use]
 mod common;
+mod console;
 mod crash;
+mod er;
 mod forecast;
 mod http;
 mod ingest;

@@ -1,9 +1,11 @@
 //! Agora's configuration: serde structs with defaults, file < environment layering, and
 //! validation that reports every problem at once with the key it concerns.
 
+mod console;
 mod forecast;
 mod qa;
 mod recommend;
+mod resolve;
 mod source;
 
 use std::collections::BTreeMap;
@@ -13,9 +15,11 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::CoreError;
 
+pub use console::{parse_password_hash, ConsoleConfig, PasswordHash, PASSWORD_HASH_SCHEME};
 pub use forecast::ForecastConfig;
 pub use qa::{EncoderChoice, QaClient, QaConfig};
 pub use recommend::RecommendConfig;
+pub use resolve::ResolveConfig;
 pub use source::{FieldMapping, FieldOptions, IdRules, MissingPolicy, SourceConfig, PUSH_PLUGIN};
 
 /// The config format version this build reads.
@@ -50,6 +54,10 @@ pub struct AgoraConfig {
     pub forecast: ForecastConfig,
     #[serde(default)]
     pub qa: QaConfig,
+    #[serde(default)]
+    pub console: ConsoleConfig,
+    #[serde(default)]
+    pub resolve: ResolveConfig,
     /// Data sources by name.
     #[serde(default)]
     pub sources: BTreeMap<String, SourceConfig>,
@@ -72,6 +80,8 @@ impl Default for AgoraConfig {
             recommend: RecommendConfig::default(),
             forecast: ForecastConfig::default(),
             qa: QaConfig::default(),
+            console: ConsoleConfig::default(),
+            resolve: ResolveConfig::default(),
             sources: BTreeMap::new(),
         }
     }
@@ -416,6 +426,8 @@ impl AgoraConfig {
         self.recommend.validate(&mut problems);
         self.forecast.validate(&mut problems);
         self.qa.validate(&mut problems);
+        self.console.validate(&mut problems);
+        self.resolve.validate(&mut problems);
         for (name, source) in &self.sources {
             source.validate(&format!("sources.{name}"), &mut problems);
         }

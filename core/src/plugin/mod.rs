@@ -50,6 +50,8 @@ pub struct PluginHost {
     dirs: Vec<PathBuf>,
     /// Every library loaded so far, by canonical path: never dropped, so a reload maps a copy.
     loaded: Mutex<BTreeMap<PathBuf, (Arc<Library>, PluginInfo)>>,
+    /// Libraries replaced by a reload: kept mapped, since code may still run from them.
+    retired: Mutex<Vec<Arc<Library>>>,
 }
 
 /// The platform's file name ending for shared libraries.
@@ -58,7 +60,7 @@ pub const LIBRARY_EXTENSION: &str = std::env::consts::DLL_EXTENSION;
 impl PluginHost {
     /// A host that loads from `dirs` (directories that do not exist are skipped when listing).
     pub fn new(dirs: Vec<PathBuf>) -> Self {
-        Self { dirs, loaded: Mutex::new(BTreeMap::new()) }
+        Self { dirs, loaded: Mutex::new(BTreeMap::new()), retired: Mutex::new(Vec::new()) }
     }
 
     /// Every file in the plugin directories that looks like a shared library, sorted.
@@ -203,6 +205,46 @@ impl PluginHost {
         Ok(ModelPlugin { info, vtable, _library: library })
     }
 
+    /// Every plugin loaded so far, by file.
+    pub fn loaded(&self) -> Vec<PluginInfo> {
+        self.loaded.lock().expect("plugin registry lock poisoned").values().map(|(_, info)| info.clone()).collect()
+    }
+
+    /// Loads the plugin in `file` (once; later calls return what was loaded) and returns its
+    /// declaration.
+    ///
+    /// # Errors
+    /// [`CoreError::PluginLoad`]: outside the directories, not a plugin, ABI mismatch.
+    pub fn load(&self, file: &Path) -> Result<PluginInfo, CoreError> {
+        self.load_info(file)
+    }
+
+    /// Loads `file` afresh (after it was rebuilt): the library is copied to a new temporary
+    /// file, because the dynamic loader hands back the mapped library for a path it has already
+    /// loaded. Later `source`/`model` calls get the new code; running instances keep the old
+    /// library, which is never unloaded.
+    ///
+    /// # Errors
+    /// As [`PluginHost::load`], or the copy fails.
+    pub fn reload(&self, file: &Path) -> Result<PluginInfo, CoreError> {
+        let canonical = self.check_inside_dirs(file)?;
+        let copies = std::env::temp_dir().join("agora-plugin-reloads");
+        std::fs::create_dir_all(&copies).map_err(|err| load_error(file, format!("cannot create {}: {err}", copies.display())))?;
+        let stem = canonical.file_stem().map_or_else(|| "plugin".into(), |stem| stem.to_string_lossy().into_owned());
+        let copy = copies.join(format!("{stem}-{}.{LIBRARY_EXTENSION}", uuid::Uuid::new_v4().simple()));
+        std::fs::copy(&canonical, &copy).map_err(|err| load_error(file, format!("cannot copy to {}: {err}", copy.display())))?;
+        // SAFETY: as in `load_info`; the copy is of a file inside a configured directory.
+        let library = unsafe { Library::new(&copy) };
+        let _ = std::fs::remove_file(&copy); // the mapping outlives the file
+        let library = library.map_err(|err| load_error(file, format!("not a loadable library: {err}")))?;
+        let info = read_declaration(&library, file, &canonical)?;
+        let mut loaded = self.loaded.lock().expect("plugin registry lock poisoned");
+        if let Some((old, _)) = loaded.insert(canonical, (Arc::new(library), info.clone())) {
+            self.retired.lock().expect("plugin registry lock poisoned").push(old);
+        }
+        Ok(info)
+    }
+
     /// Loads the library at `file` (once) and reads its declaration.
     fn load_info(&self, file: &Path) -> Result<PluginInfo, CoreError> {
         let canonical = self.check_inside_dirs(file)?;
@@ -212,58 +254,7 @@ impl PluginHost {
         // SAFETY: loading a library runs its initialisers. Only files inside the directories the
         // operator configured are loaded, which is the trust boundary Agora documents.
         let library = unsafe { Library::new(&canonical) }.map_err(|err| load_error(file, format!("not a loadable library: {err}")))?;
-        // SAFETY: this symbol's signature is `extern "C" fn() -> u32` in every ABI version.
-        let abi_version = unsafe { library.get::<unsafe extern "C" fn() -> u32>(api::SYMBOL_ABI_VERSION.as_bytes()) }
-            .map_err(|_| load_error(file, format!("not an agora plugin: missing symbol {}", api::SYMBOL_ABI_VERSION)))?;
-        // SAFETY: calling the fixed-signature version function.
-        let abi_version = unsafe { abi_version() };
-        if abi_version != api::ABI_VERSION {
-            return Err(load_error(file, format!("plugin ABI version {abi_version} does not match host ABI version {}", api::ABI_VERSION)));
-        }
-        // SAFETY: the ABI version fixes this symbol's signature.
-        let declaration =
-            unsafe { library.get::<unsafe extern "C" fn() -> *const api::PluginDeclaration>(api::SYMBOL_DECLARATION.as_bytes()) }
-                .map_err(|err| load_error(file, format!("missing symbol {}: {err}", api::SYMBOL_DECLARATION)))?;
-        // SAFETY: the declaration is a static in the library, alive while the library is loaded.
-        let declaration = unsafe {
-            let pointer = declaration();
-            if pointer.is_null() {
-                return Err(load_error(file, "declaration is null"));
-            }
-            &*pointer
-        };
-        if declaration.abi_version != abi_version {
-            return Err(load_error(
-                file,
-                format!("declaration says ABI version {} but the plugin exports {abi_version}", declaration.abi_version),
-            ));
-        }
-        let kind = match declaration.kind {
-            api::KIND_SOURCE => "source",
-            api::KIND_MODEL => "model",
-            other => return Err(load_error(file, format!("unknown plugin kind {other}; valid: 1 (source), 2 (model)"))),
-        };
-        let text = |pointer: *const c_char, field: &str| -> Result<String, CoreError> {
-            if pointer.is_null() {
-                return Err(load_error(file, format!("declaration field {field} is null")));
-            }
-            // SAFETY: non-null pointer to a static NUL-terminated string in the library.
-            let text = unsafe { CStr::from_ptr(pointer) };
-            text.to_str().map(str::to_string).map_err(|_| load_error(file, format!("declaration field {field} is not UTF-8")))
-        };
-        let info = PluginInfo {
-            name: text(declaration.name, "name")?,
-            version: text(declaration.version, "version")?,
-            kind: kind.to_string(),
-            capabilities: text(declaration.capabilities, "capabilities")?
-                .split(',')
-                .map(str::trim)
-                .filter(|cap| !cap.is_empty())
-                .map(str::to_string)
-                .collect(),
-            description: text(declaration.description, "description")?,
-            file: canonical.clone(),
-        };
+        let info = read_declaration(&library, file, &canonical)?;
         self.loaded.lock().expect("plugin registry lock poisoned").insert(canonical, (Arc::new(library), info.clone()));
         Ok(info)
     }
@@ -288,6 +279,63 @@ impl PluginHost {
             Err(load_error(file, format!("is outside the plugin directories {:?}; refusing to load it", self.dirs)))
         }
     }
+}
+
+/// Checks a loaded library's ABI version and reads its declaration.
+fn read_declaration(library: &Library, file: &Path, canonical: &Path) -> Result<PluginInfo, CoreError> {
+    // SAFETY: this symbol's signature is `extern "C" fn() -> u32` in every ABI version.
+    let abi_version = unsafe { library.get::<unsafe extern "C" fn() -> u32>(api::SYMBOL_ABI_VERSION.as_bytes()) }
+        .map_err(|_| load_error(file, format!("not an agora plugin: missing symbol {}", api::SYMBOL_ABI_VERSION)))?;
+    // SAFETY: calling the fixed-signature version function.
+    let abi_version = unsafe { abi_version() };
+    if abi_version != api::ABI_VERSION {
+        return Err(load_error(file, format!("plugin ABI version {abi_version} does not match host ABI version {}", api::ABI_VERSION)));
+    }
+    // SAFETY: the ABI version fixes this symbol's signature.
+    let declaration =
+        unsafe { library.get::<unsafe extern "C" fn() -> *const api::PluginDeclaration>(api::SYMBOL_DECLARATION.as_bytes()) }
+            .map_err(|err| load_error(file, format!("missing symbol {}: {err}", api::SYMBOL_DECLARATION)))?;
+    // SAFETY: the declaration is a static in the library, alive while the library is loaded.
+    let declaration = unsafe {
+        let pointer = declaration();
+        if pointer.is_null() {
+            return Err(load_error(file, "declaration is null"));
+        }
+        &*pointer
+    };
+    if declaration.abi_version != abi_version {
+        return Err(load_error(
+            file,
+            format!("declaration says ABI version {} but the plugin exports {abi_version}", declaration.abi_version),
+        ));
+    }
+    let kind = match declaration.kind {
+        api::KIND_SOURCE => "source",
+        api::KIND_MODEL => "model",
+        other => return Err(load_error(file, format!("unknown plugin kind {other}; valid: 1 (source), 2 (model)"))),
+    };
+    let text = |pointer: *const c_char, field: &str| -> Result<String, CoreError> {
+        if pointer.is_null() {
+            return Err(load_error(file, format!("declaration field {field} is null")));
+        }
+        // SAFETY: non-null pointer to a static NUL-terminated string in the library.
+        let text = unsafe { CStr::from_ptr(pointer) };
+        text.to_str().map(str::to_string).map_err(|_| load_error(file, format!("declaration field {field} is not UTF-8")))
+    };
+    let info = PluginInfo {
+        name: text(declaration.name, "name")?,
+        version: text(declaration.version, "version")?,
+        kind: kind.to_string(),
+        capabilities: text(declaration.capabilities, "capabilities")?
+            .split(',')
+            .map(str::trim)
+            .filter(|cap| !cap.is_empty())
+            .map(str::to_string)
+            .collect(),
+        description: text(declaration.description, "description")?,
+        file: canonical.to_path_buf(),
+    };
+    Ok(info)
 }
 
 /// Copies a plugin buffer into host memory and hands it back to the plugin's `free` to release.

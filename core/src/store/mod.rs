@@ -15,7 +15,7 @@ pub use sled_store::SledStore;
 
 use crate::clean::{CleanRecord, RecordKey};
 use crate::error::CoreError;
-use crate::quality::{OutlierCounts, QuarantineEntry, SourceStats};
+use crate::quality::{OutlierCounts, QuarantineEntry, Quarantined, Replay, SourceStats};
 use crate::record::{RecordKind, StoredRecord};
 
 /// Everything one batch commits, atomically.
@@ -90,11 +90,24 @@ pub trait Store: Send + Sync {
     /// [`CoreError::Store`] or [`CoreError::Decode`].
     fn source_stats(&self) -> Result<BTreeMap<String, SourceStats>, CoreError>;
 
-    /// Quarantine entries, oldest first, of one source or all.
+    /// Quarantine entries, oldest first, of one source or all, skipping the first `skip`, with
+    /// their replay outcomes.
     ///
     /// # Errors
     /// [`CoreError::Store`] or [`CoreError::Decode`].
-    fn quarantine(&self, source: Option<&str>, limit: usize) -> Result<Vec<QuarantineEntry>, CoreError>;
+    fn quarantine(&self, source: Option<&str>, skip: usize, limit: usize) -> Result<Vec<Quarantined>, CoreError>;
+
+    /// One quarantine entry by source and sequence number.
+    ///
+    /// # Errors
+    /// [`CoreError::Store`] or [`CoreError::Decode`].
+    fn quarantined(&self, source: &str, seq: u64) -> Result<Option<Quarantined>, CoreError>;
+
+    /// Records what replaying a quarantine entry did; the entry itself stays, as an audit trail.
+    ///
+    /// # Errors
+    /// [`CoreError::Store`].
+    fn record_replay(&self, source: &str, seq: u64, replay: &Replay) -> Result<(), CoreError>;
 
     /// Visits stored records of a kind in key order (see [`RecordKey`]) until `visit` returns
     /// false; `visit` gets each record's key.
@@ -157,6 +170,25 @@ pub trait Store: Send + Sync {
     /// # Errors
     /// [`CoreError::Store`].
     fn load_model(&self, name: &str) -> Result<Option<Vec<u8>>, CoreError>;
+
+    /// Replaces the entity-resolution results: golden records and match decisions, each a map
+    /// from key (`golden id`, `a|b` record keys) to its JSON encoding.
+    ///
+    /// # Errors
+    /// [`CoreError::Store`].
+    fn replace_resolution(&self, golden: &BTreeMap<String, Vec<u8>>, decisions: &BTreeMap<String, Vec<u8>>) -> Result<(), CoreError>;
+
+    /// The stored golden records (key, JSON), in key order.
+    ///
+    /// # Errors
+    /// [`CoreError::Store`].
+    fn golden_records(&self) -> Result<Vec<(String, Vec<u8>)>, CoreError>;
+
+    /// The stored match decisions (key, JSON), in key order.
+    ///
+    /// # Errors
+    /// [`CoreError::Store`].
+    fn match_decisions(&self) -> Result<Vec<(String, Vec<u8>)>, CoreError>;
 
     /// Forces everything committed so far to disk.
     ///

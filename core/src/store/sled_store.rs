@@ -15,7 +15,7 @@ use std::sync::Mutex;
 use super::{decode, decode_record, encode, CommitBatch, CommitReport, EvalRun, Store, StoreDigest};
 use crate::clean::RecordKey;
 use crate::error::CoreError;
-use crate::quality::{OutlierCounts, QuarantineEntry, SourceStats};
+use crate::quality::{OutlierCounts, QuarantineEntry, Quarantined, Replay, SourceStats};
 use crate::record::{Provenance, RecordKind, StoredRecord};
 
 /// Key prefixes inside the `ingest` tree, one per concern.
@@ -37,8 +37,14 @@ pub struct SledStore {
     outlier_flags: sled::Tree,
     outlier_counts: sled::Tree,
     eval_runs: sled::Tree,
+    /// Quarantine key → [`Replay`]: what replaying that entry did.
+    replays: sled::Tree,
     /// Model name → snapshot bytes (the model's own versioned encoding).
     models: sled::Tree,
+    /// Entity resolution: golden record id → golden record (JSON).
+    golden_records: sled::Tree,
+    /// Entity resolution: `a|b` record keys → match decision with its score (JSON).
+    match_decisions: sled::Tree,
     /// Held while committing.
     commit_lock: Mutex<()>,
 }
@@ -60,10 +66,20 @@ impl SledStore {
             outlier_flags: db.open_tree("outlier_flags")?,
             outlier_counts: db.open_tree("outlier_counts")?,
             eval_runs: db.open_tree("eval_runs")?,
+            replays: db.open_tree("replays")?,
             models: db.open_tree("models")?,
+            golden_records: db.open_tree("golden_records")?,
+            match_decisions: db.open_tree("match_decisions")?,
             db,
             commit_lock: Mutex::new(()),
         })
+    }
+
+    /// A stored quarantine entry with its sequence number (the key's last 8 bytes) and replay.
+    fn with_replay(&self, (key, value): (sled::IVec, sled::IVec)) -> Result<Quarantined, CoreError> {
+        let seq_bytes: [u8; 8] = key[key.len() - 8..].try_into().expect("quarantine keys end in a u64");
+        let replay = self.replays.get(&key)?.map(|bytes| decode(&bytes)).transpose()?;
+        Ok(Quarantined { seq: u64::from_be_bytes(seq_bytes), entry: decode(&value)?, replay })
     }
 
     /// The tree every batch commits into, for engine-level tools (the raw-sled benchmark).
@@ -141,12 +157,23 @@ impl Store for SledStore {
         Ok(all)
     }
 
-    fn quarantine(&self, source: Option<&str>, limit: usize) -> Result<Vec<QuarantineEntry>, CoreError> {
+    fn quarantine(&self, source: Option<&str>, skip: usize, limit: usize) -> Result<Vec<Quarantined>, CoreError> {
         let iter = match source {
             Some(source) => self.ingest.scan_prefix(quarantine_key(source, None)),
             None => self.ingest.scan_prefix([prefix::QUARANTINE]),
         };
-        iter.take(limit).map(|entry| decode(&entry?.1)).collect()
+        iter.skip(skip).take(limit).map(|entry| self.with_replay(entry?)).collect()
+    }
+
+    fn quarantined(&self, source: &str, seq: u64) -> Result<Option<Quarantined>, CoreError> {
+        let key = quarantine_key(source, Some(seq));
+        self.ingest.get(&key)?.map(|value| self.with_replay((key.into(), value))).transpose()
+    }
+
+    fn record_replay(&self, source: &str, seq: u64, replay: &Replay) -> Result<(), CoreError> {
+        self.replays.insert(quarantine_key(source, Some(seq)), encode(replay)?)?;
+        self.replays.flush()?;
+        Ok(())
     }
 
     fn scan_records(&self, kind: RecordKind, visit: &mut dyn FnMut(&[u8], StoredRecord) -> bool) -> Result<(), CoreError> {
@@ -263,8 +290,36 @@ impl Store for SledStore {
         Ok(self.models.get(name.as_bytes())?.map(|value| value.to_vec()))
     }
 
+    fn replace_resolution(&self, golden: &BTreeMap<String, Vec<u8>>, decisions: &BTreeMap<String, Vec<u8>>) -> Result<(), CoreError> {
+        for (tree, entries) in [(&self.golden_records, golden), (&self.match_decisions, decisions)] {
+            tree.clear()?;
+            let mut write = sled::Batch::default();
+            for (key, value) in entries {
+                write.insert(key.as_bytes(), value.as_slice());
+            }
+            tree.apply_batch(write)?;
+            tree.flush()?;
+        }
+        Ok(())
+    }
+
+    fn golden_records(&self) -> Result<Vec<(String, Vec<u8>)>, CoreError> {
+        read_all(&self.golden_records)
+    }
+
+    fn match_decisions(&self) -> Result<Vec<(String, Vec<u8>)>, CoreError> {
+        read_all(&self.match_decisions)
+    }
+
     fn flush(&self) -> Result<(), CoreError> {
         self.db.flush()?;
         Ok(())
     }
+}
+
+/// Every entry of a tree with string keys, in key order.
+fn read_all(tree: &sled::Tree) -> Result<Vec<(String, Vec<u8>)>, CoreError> {
+    tree.iter()
+        .map(|entry| entry.map(|(key, value)| (String::from_utf8_lossy(&key).into_owned(), value.to_vec())).map_err(Into::into))
+        .collect()
 }
