@@ -228,7 +228,8 @@ fn write_events(path: &Path, rng: &mut StdRng, size: ShopSize) -> std::io::Resul
     let mut out = BufWriter::new(File::create(path)?);
     let mut expected = Expected::default();
     let start_ms: i64 = 1_704_067_200_000; // 2024-01-01T00:00:00Z
-    let mut previous: Option<String> = None;
+    // The last accepted line and its absent fields (a duplicate of it misses the same ones).
+    let mut previous: Option<(String, Vec<&str>)> = None;
     // Events come in visits (bursts of 1-5 events by one user on one item: view, view or click,
     // cart, purchase, view), spread over a year. Slots are at least a minute apart and events
     // of a visit 45 s apart, so every clean event has its own second and is distinct.
@@ -257,23 +258,29 @@ fn write_events(path: &Path, rng: &mut StdRng, size: ShopSize) -> std::io::Resul
             3 => format!("{}", ts_ms / 1000),
             _ => format!("{ts_ms}"),
         };
-        let session = format!("s{user}-{visit_start}");
+        let mut session = format!("s{user}-{visit_start}");
         let item_id = item_variant(rng, item);
         let mut user_json = format!("{{\"id\":\"u{user}\"}}");
+        let mut absent: Vec<&str> = vec!["value"];
+        // Every fourth visit of two steps or more starts anonymous (no user, only the session)
+        // and logs in at its second step: identity stitching attributes the first to the user.
+        if step == 0 && visit_len >= 2 && visit_start % 4 == 1 {
+            user_json = "{}".into();
+            absent.push("user_id");
+        }
         let mut kind_text = kind.to_string();
         let mut ts_json = ts;
         let mut value_json = String::new();
         let mut outcome = Outcome::Accepted;
-        let mut absent: Vec<&str> = vec!["value"];
         let mut mapped = true;
         let dirty = rng.gen_bool(size.dirty_rate);
         let mut line: Option<Vec<u8>> = None;
         if dirty {
             match rng.gen_range(0..7) {
                 0 if previous.is_some() => {
-                    let copy = previous.clone().unwrap_or_default();
+                    let (copy, copy_absent) = previous.clone().unwrap_or_default();
                     out.write_all(copy.as_bytes())?;
-                    expected.count(Outcome::Duplicate, true, &["value"]);
+                    expected.count(Outcome::Duplicate, true, &copy_absent);
                     continue;
                 }
                 1 => {
@@ -290,8 +297,11 @@ fn write_events(path: &Path, rng: &mut StdRng, size: ShopSize) -> std::io::Resul
                     mapped = false;
                 }
                 3 => {
+                    // Neither a user nor a session: not even an anonymous event.
                     user_json = "{\"id\":\"  \"}".into();
-                    absent.push("user_id");
+                    session.clear();
+                    absent.retain(|field| *field != "user_id");
+                    absent.extend(["user_id", "session"]);
                     outcome = Outcome::Quarantined("missing_field");
                 }
                 4 => {
@@ -318,7 +328,7 @@ fn write_events(path: &Path, rng: &mut StdRng, size: ShopSize) -> std::io::Resul
         };
         out.write_all(&text)?;
         if matches!(outcome, Outcome::Accepted) {
-            previous = Some(String::from_utf8_lossy(&text).into_owned());
+            previous = Some((String::from_utf8_lossy(&text).into_owned(), absent.clone()));
         }
         expected.count(outcome, mapped, &absent);
     }

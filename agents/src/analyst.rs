@@ -132,7 +132,7 @@ impl Analyst {
     }
 }
 
-/// Builds a behaviour index from every stored event, order and item.
+/// Builds a behaviour index from every stored event (stitched to users), order and item.
 ///
 /// # Errors
 /// A store read fails.
@@ -147,6 +147,11 @@ pub fn load_index(store: &dyn Store, config: &AnalyticsConfig) -> Result<Behavio
         Record::Event(event) => Some(event),
         _ => None,
     })?;
+    // Anonymous events belong to the user their session logged in as (see agora_core::identity).
+    let links = store.identity_links()?;
+    for event in &mut events {
+        event.user_id = links.resolve(&event.user_id).to_string();
+    }
     events.sort_by_key(|event| event.ts);
     index.add_events(&events);
     let orders = collect(store, RecordKind::Order, |record| match record {

@@ -11,6 +11,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::future::Future;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::path::PathBuf;
 use std::sync::Arc;
 
 use actix::{Actor, Addr, Handler, Message, Recipient, SyncArbiter, SyncContext};
@@ -19,12 +20,12 @@ use agora_core::config::{AgoraConfig, OutlierMethod, ResolveConfig};
 use agora_core::quality::{OutlierCounts, SourceStats};
 use agora_core::record::{EventKind, Record};
 use agora_core::store::{CommitBatch, CommitReport, Store};
-use agora_resolve::pipeline::TrainedMatcher;
+use agora_core::plugin::PluginHost;
 
 use crate::error::AgentError;
 use crate::forecaster::NewSales;
 use crate::recommender::NewInteractions;
-use crate::resolution::{self, ResolveSummary};
+use crate::resolution::{self, Matchers, ResolveSummary, TorchMatcherSource};
 use crate::state::{AgentState, AgentStatus, GetState};
 
 /// The agent name of a source's Clean agent.
@@ -75,8 +76,11 @@ pub struct Cleaner {
     sales: Option<Recipient<NewSales>>,
     event_kinds: Vec<EventKind>,
     resolve: Arc<ResolveConfig>,
-    /// The entity matcher, once trained.
-    matcher: Option<Arc<TrainedMatcher>>,
+    /// Model plugins, for `resolve.matcher = "torch"`, and the MiniLM folder that matcher reads.
+    host: Option<Arc<PluginHost>>,
+    minilm_dir: Arc<PathBuf>,
+    /// The entity matchers, once trained.
+    matcher: Option<Arc<Matchers>>,
 }
 
 impl Actor for Cleaner {
@@ -148,13 +152,15 @@ impl Cleaner {
     /// Compiles every source's rules, loads the stored counters and starts one Clean agent per
     /// source, each on its own thread. `interactions`, when given, hears about every committed
     /// interaction (events of `recommend.event_kinds`, order lines, reviews); `sales` hears when
-    /// a committed batch held order lines or purchase events.
+    /// a committed batch held order lines or purchase events; `host` provides the model plugin
+    /// of `resolve.matcher = "torch"`.
     ///
     /// # Errors
     /// A config or store error found while preparing.
     pub fn start_all(
         config: &AgoraConfig,
         store: Arc<dyn Store>,
+        host: Option<Arc<PluginHost>>,
         interactions: Option<Recipient<NewInteractions>>,
         sales: Option<Recipient<NewSales>>,
     ) -> Result<CleanerHandle, AgentError> {
@@ -162,6 +168,7 @@ impl Cleaner {
         let mut stats: HashMap<String, SourceStats> = store.source_stats()?.into_iter().collect();
         let mut lanes = BTreeMap::new();
         let resolve = Arc::new(config.resolve.clone());
+        let minilm_dir = Arc::new(config.qa.minilm_dir.clone());
         for (name, source) in &config.sources {
             let rules = SourceRules::compile(name, source, &config.clean, config.store.keep_raw)?;
             let stats = stats.remove(name).unwrap_or_default();
@@ -169,6 +176,7 @@ impl Cleaner {
             let (store, shared_queue, name_for_state) = (store.clone(), queued.clone(), cleaner_name(name));
             let (method, threshold) = (config.clean.outlier_method, config.clean.outlier_threshold);
             let (interactions, sales, event_kinds, resolve) = (interactions.clone(), sales.clone(), event_kinds.clone(), resolve.clone());
+            let (host, minilm_dir) = (host.clone(), minilm_dir.clone());
             let addr = SyncArbiter::start(1, move || Cleaner {
                 store: store.clone(),
                 rules: rules.clone(),
@@ -181,6 +189,8 @@ impl Cleaner {
                 sales: sales.clone(),
                 event_kinds: event_kinds.clone(),
                 resolve: resolve.clone(),
+                host: host.clone(),
+                minilm_dir: minilm_dir.clone(),
                 matcher: None,
             });
             lanes.insert(name.clone(), Lane { addr, queued });
@@ -276,7 +286,8 @@ impl Cleaner {
             Some(matcher) => matcher.clone(),
             None => {
                 let feedback = resolution::load_feedback(self.store.as_ref())?;
-                let trained = Arc::new(resolution::train(&self.resolve, &entities, &feedback)?);
+                let torch = self.host.as_deref().map(|host| TorchMatcherSource { host, minilm_dir: &self.minilm_dir });
+                let trained = Arc::new(resolution::train(&self.resolve, &entities, &feedback, torch)?);
                 self.matcher = Some(trained.clone());
                 trained
             }
@@ -382,7 +393,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let store: Arc<dyn Store> = Arc::new(SledStore::open(&dir.path().join("s"), 16).unwrap());
         let config = AgoraConfig::from_toml_str(CONFIG).unwrap();
-        let cleaners = Cleaner::start_all(&config, store.clone(), None, None).unwrap();
+        let cleaners = Cleaner::start_all(&config, store.clone(), None, None, None).unwrap();
         let view = r#"{"user":"u1","item":"i1","type":"view","ts":1704067200}"#;
         let lines = batch(&[view, view, r#"{"user":"u1","item":"i1","type":"teleport","ts":1704067200}"#]);
         let report = cleaners.submit(CleanBatch { source: "events".into(), batch: lines, checkpoint: Some(b"7".to_vec()) }).await.unwrap();
@@ -411,7 +422,7 @@ mod tests {
             source("feed")
         );
         let config = AgoraConfig::from_toml_str(&text).unwrap();
-        let cleaners = Cleaner::start_all(&config, store.clone(), None, None).unwrap();
+        let cleaners = Cleaner::start_all(&config, store.clone(), None, None, None).unwrap();
         let erp = batch(&[
             r#"{"id":"e1","title":"sony cyber-shot dscw120 digital camera pink","brand":"sony","price":129.0,"model":"dscw120"}"#,
             r#"{"id":"e2","title":"lg lds4821ww semi integrated dishwasher white","brand":"lg","price":499.0,"model":"lds4821ww"}"#,

@@ -4,8 +4,10 @@
 //! replace the stored ones. Runs on the Clean agent's own thread (blocking work).
 
 use std::collections::BTreeMap;
+use std::path::Path;
 
 use agora_core::config::ResolveConfig;
+use agora_core::plugin::{LoadedModel, ModelPlugin, PluginHost};
 use agora_core::record::{Record, RecordKind};
 use agora_core::store::Store;
 use agora_resolve::ditto::{self, LabelledPair};
@@ -13,8 +15,8 @@ use agora_resolve::feedback::{Feedback, Verdict};
 use agora_resolve::gbt::GbtOptions;
 use agora_resolve::golden::GoldenRecord;
 use agora_resolve::logistic::LogisticOptions;
-use agora_resolve::matcher::MatcherOptions;
-use agora_resolve::pipeline::{self, TrainedMatcher};
+use agora_resolve::matcher::{best_threshold, MatcherOptions, Scores};
+use agora_resolve::pipeline::{self, PairScorer, TrainedMatcher};
 use agora_resolve::record::field;
 use agora_resolve::{generate, Entity};
 use serde::{Deserialize, Serialize};
@@ -123,12 +125,102 @@ pub fn record_feedback(store: &dyn Store, a: &str, b: &str, verdict: Verdict) ->
     Ok(())
 }
 
+/// A model plugin's matcher task (the torch plugin's `match.mlp`): it scores a pair from its
+/// feature row and both records' [`Entity::match_text`], and a pair at or above the threshold
+/// chosen on validation pairs is a match.
+pub struct PluginMatcher {
+    model: LoadedModel,
+    threshold: f64,
+    /// The plugin's `describe` answer (params, training loss per epoch, ...).
+    pub description: serde_json::Value,
+}
+
+/// One pair as the plugin reads it.
+fn pair_line(left: &Entity, right: &Entity, features: &[f64], label: Option<bool>) -> serde_json::Value {
+    let mut line = serde_json::json!({ "features": features, "left": left.match_text(), "right": right.match_text() });
+    if let Some(label) = label {
+        line["label"] = label.into();
+    }
+    line
+}
+
+impl PluginMatcher {
+    /// Fits `task` of `plugin` with `params` on the `train` pairs and their feature rows, then
+    /// picks the threshold with the best F1 on the `valid` ones; returns the matcher and that F1's
+    /// scores.
+    ///
+    /// # Errors
+    /// The plugin refused the data or params, or answered something other than scores.
+    pub fn fit(
+        plugin: &ModelPlugin,
+        task: &str,
+        params: &serde_json::Value,
+        train: (&[LabelledPair], &[Vec<f64>]),
+        valid: (&[LabelledPair], &[Vec<f64>]),
+    ) -> Result<(Self, Scores), AgentError> {
+        let data: String = train
+            .0
+            .iter()
+            .zip(train.1)
+            .map(|(pair, features)| pair_line(&pair.left, &pair.right, features, Some(pair.label)).to_string() + "\n")
+            .collect();
+        let snapshot = plugin.fit(task, data.as_bytes(), params.to_string().as_bytes(), |_, _| {})?;
+        let model = plugin.load(task, &snapshot)?;
+        let description = serde_json::from_slice(&model.infer(br#"{"op":"describe"}"#)?).unwrap_or(serde_json::Value::Null);
+        let mut matcher = Self { model, threshold: 0.5, description };
+        let rows: Vec<(&Entity, &Entity, Vec<f64>)> = valid.0.iter().zip(valid.1).map(|(pair, row)| (&pair.left, &pair.right, row.clone())).collect();
+        let scores = matcher.score_pairs(&rows).map_err(AgentError::Config)?;
+        let labels: Vec<bool> = valid.0.iter().map(|pair| pair.label).collect();
+        let (threshold, valid_scores) = best_threshold(&scores, &labels);
+        matcher.threshold = threshold;
+        Ok((matcher, valid_scores))
+    }
+}
+
+impl PairScorer for PluginMatcher {
+    fn score_pairs(&self, pairs: &[(&Entity, &Entity, Vec<f64>)]) -> Result<Vec<f64>, String> {
+        let lines: Vec<serde_json::Value> = pairs.iter().map(|(a, b, features)| pair_line(a, b, features, None)).collect();
+        let answer = self.model.infer(serde_json::json!({ "op": "score", "pairs": lines }).to_string().as_bytes()).map_err(|err| err.to_string())?;
+        serde_json::from_slice(&answer).map_err(|err| format!("the matcher answered something other than scores: {err}"))
+    }
+
+    fn threshold(&self) -> f64 {
+        self.threshold
+    }
+}
+
+/// The trained matchers: the pure-Rust one (whose features every matcher reads) and, with
+/// `resolve.matcher = "torch"`, the plugin's, which then scores.
+pub struct Matchers {
+    pub trained: TrainedMatcher,
+    pub plugin: Option<PluginMatcher>,
+}
+
+impl Matchers {
+    /// The matcher that scores candidate pairs.
+    pub fn scorer(&self) -> &dyn PairScorer {
+        match &self.plugin {
+            Some(plugin) => plugin,
+            None => &self.trained,
+        }
+    }
+}
+
+/// Where the torch matcher comes from: the plugin host and the MiniLM folder it reads.
+pub struct TorchMatcherSource<'a> {
+    pub host: &'a PluginHost,
+    pub minilm_dir: &'a Path,
+}
+
 /// Trains the configured matcher on `resolve.training` (or generated products with planted
-/// duplicates) plus the operators' verdicts on `entities`; every fifth pair validates.
+/// duplicates) plus the operators' verdicts on `entities`; every fifth pair validates. With
+/// `resolve.matcher = "torch"` the torch plugin's `match.mlp` is fitted on the same pairs (on
+/// the gradient-boosted trees' features) through `torch`.
 ///
 /// # Errors
-/// An unreadable training file or training data of one class.
-pub fn train(config: &ResolveConfig, entities: &[Entity], feedback: &Feedback) -> Result<TrainedMatcher, AgentError> {
+/// An unreadable training file, training data of one class, or (torch) a missing plugin or
+/// MiniLM folder.
+pub fn train(config: &ResolveConfig, entities: &[Entity], feedback: &Feedback, torch: Option<TorchMatcherSource<'_>>) -> Result<Matchers, AgentError> {
     let mut pairs: Vec<LabelledPair> = match &config.training {
         Some(path) => {
             ditto::read(path, "left", "right").map_err(|err| AgentError::Config(format!("resolve.training: {}: {err}", path.display())))?
@@ -148,22 +240,39 @@ pub fn train(config: &ResolveConfig, entities: &[Entity], feedback: &Feedback) -
         "logistic" => MatcherOptions::Logistic(LogisticOptions::default()),
         _ => MatcherOptions::Gbt(GbtOptions::default()),
     };
-    Ok(TrainedMatcher::train(&train, &valid, &options)?)
+    let trained = TrainedMatcher::train(&train, &valid, &options)?;
+    if config.matcher != "torch" {
+        return Ok(Matchers { trained, plugin: None });
+    }
+    let torch = torch.ok_or_else(|| AgentError::Config("resolve.matcher = \"torch\" needs the plugin host".into()))?;
+    let model_dir = agora_qa::embed::minilm_dir(torch.minilm_dir)
+        .ok_or_else(|| AgentError::Config("resolve.matcher = \"torch\": no all-MiniLM-L6-v2 folder (set qa.minilm_dir or run scripts/setup-torch.sh)".into()))?;
+    let plugin = torch.host.model("torch")?;
+    let (train_rows, _) = pipeline::feature_rows(&trained.extractor, &train);
+    let (valid_rows, _) = pipeline::feature_rows(&trained.extractor, &valid);
+    let params = serde_json::json!({ "model_dir": model_dir });
+    let (matcher, valid_scores) = PluginMatcher::fit(&plugin, TORCH_MATCH_TASK, &params, (&train, &train_rows), (&valid, &valid_rows))?;
+    tracing::info!(valid_f1 = valid_scores.f1, threshold = matcher.threshold, "trained the torch entity matcher");
+    Ok(Matchers { trained, plugin: Some(matcher) })
 }
+
+/// The torch plugin's matcher task.
+pub const TORCH_MATCH_TASK: &str = "match.mlp";
 
 /// Resolves the stored items with `trained` and replaces the stored golden records and match
 /// decisions.
 ///
 /// # Errors
 /// The store failed.
-pub fn run(store: &dyn Store, config: &ResolveConfig, trained: &TrainedMatcher, entities: &[Entity]) -> Result<ResolveSummary, AgentError> {
+pub fn run(store: &dyn Store, config: &ResolveConfig, matchers: &Matchers, entities: &[Entity]) -> Result<ResolveSummary, AgentError> {
+    let trained = &matchers.trained;
     let feedback = load_feedback(store)?;
     let settings = pipeline::ResolveConfig {
         blocking: config.blocking.clone(),
         cluster: config.cluster.clone(),
         survivorship: config.survivorship.clone(),
     };
-    let resolution = pipeline::resolve(entities, None, trained, &feedback, &settings)?;
+    let resolution = pipeline::resolve(entities, None, trained, matchers.scorer(), &feedback, &settings)?;
     let mut golden = BTreeMap::new();
     for record in &resolution.golden {
         golden.insert(record.id.clone(), to_json(&StoredGolden { version: RESOLUTION_FORMAT, record: record.clone() }));

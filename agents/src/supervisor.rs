@@ -203,7 +203,7 @@ impl Supervisor {
         });
         let interactions = recommend.as_ref().map(|agents| agents.recommender.clone().recipient());
         let sales = forecast.as_ref().map(|(forecaster, _)| forecaster.clone().recipient());
-        let cleaner = Cleaner::start_all(&config, store.clone(), interactions, sales)?;
+        let cleaner = Cleaner::start_all(&config, store.clone(), Some(host.clone()), interactions, sales)?;
         let analyst = if once {
             None
         } else {

@@ -6,6 +6,7 @@ pub mod clean;
 pub mod config;
 pub mod error;
 pub mod eval;
+pub mod identity;
 pub mod plugin;
 pub mod quality;
 pub mod record;

@@ -94,7 +94,8 @@ struct Touch {
 
 impl Dataset {
     /// Reads the cleaned store: items from the catalogue; interactions from events of the
-    /// configured kinds, order lines and reviews. A user's history is ordered by time, then by
+    /// configured kinds (an anonymous session's under the user it logged in as), order lines and
+    /// reviews. A user's history is ordered by time, then by
     /// `seq` (sources with an order but no times), then by arrival; an item repeated back to back
     /// (view, cart, purchase of one item) counts once.
     ///
@@ -124,10 +125,12 @@ impl Dataset {
             arrival += 1;
             touches.entry(user).or_default().push(Touch { item, ts, seq, arrival });
         };
+        // Anonymous events count for the user their session logged in as (see agora_core::identity).
+        let links = store.identity_links()?;
         store.scan_records(RecordKind::Event, &mut |_, stored| {
             if let Record::Event(event) = stored.record {
                 if kinds.contains(&event.kind) {
-                    add(event.user_id, event.item_id, Some(event.ts), None);
+                    add(links.resolve(&event.user_id).to_string(), event.item_id, Some(event.ts), None);
                 }
             }
             true

@@ -10,7 +10,6 @@
 //! - [`feedback`]: operators' accepted and rejected matches (overrides, cannot-links, training data);
 //! - [`cluster`]: transitive closure over accepted pairs with a conflict check;
 //! - [`golden`]: golden records whose every field keeps its provenance, by survivorship rules;
-//! - [`stitch`]: anonymous session → user identity links, reversible;
 //! - [`ditto`], [`generate`]: the Ditto pair format and generated products with planted matches.
 
 pub mod blocking;
@@ -25,7 +24,6 @@ pub mod logistic;
 pub mod matcher;
 pub mod pipeline;
 pub mod record;
-pub mod stitch;
 pub mod text;
 
 pub use record::Entity;
@@ -45,6 +43,9 @@ pub enum ResolveError {
     /// Inputs that do not belong together (e.g. embeddings for a different number of records).
     #[error("mismatched input: {0}")]
     Mismatch(String),
+    /// The matcher that scores candidate pairs failed.
+    #[error("the matcher failed: {0}")]
+    Scorer(String),
     /// Reading a file failed.
     #[error(transparent)]
     Io(#[from] std::io::Error),

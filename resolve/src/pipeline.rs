@@ -15,7 +15,7 @@ use crate::feedback::{Feedback, Verdict};
 use crate::golden::{golden_record, GoldenRecord, SurvivorshipConfig};
 use crate::matcher::{Matcher, MatcherOptions, Scores};
 use crate::record::Entity;
-use crate::Result;
+use crate::{ResolveError, Result};
 
 /// Settings of a resolution run.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
@@ -86,6 +86,29 @@ impl TrainedMatcher {
     }
 }
 
+/// What scores candidate pairs: the pure-Rust [`TrainedMatcher`] here, or a model plugin's
+/// matcher (which the host implements over the plugin ABI).
+pub trait PairScorer {
+    /// Each pair's match score, given both records and their feature row.
+    ///
+    /// # Errors
+    /// The scorer failed (its message).
+    fn score_pairs(&self, pairs: &[(&Entity, &Entity, Vec<f64>)]) -> std::result::Result<Vec<f64>, String>;
+
+    /// Pairs scoring at or above this are matches.
+    fn threshold(&self) -> f64;
+}
+
+impl PairScorer for TrainedMatcher {
+    fn score_pairs(&self, pairs: &[(&Entity, &Entity, Vec<f64>)]) -> std::result::Result<Vec<f64>, String> {
+        Ok(pairs.iter().map(|(_, _, features)| self.matcher.score(features)).collect())
+    }
+
+    fn threshold(&self) -> f64 {
+        self.matcher.threshold
+    }
+}
+
 /// One scored candidate pair.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub struct MatchDecision {
@@ -112,16 +135,18 @@ pub fn evidence(trained: &TrainedMatcher, a: &Entity, b: &Entity) -> Vec<(&'stat
     FEATURE_NAMES.iter().copied().zip(values).collect()
 }
 
-/// Resolves `entities` (with one embedding each, when given). Operator `feedback` overrides the
+/// Resolves `entities` (with one embedding each, when given): `trained`'s features of each
+/// candidate pair, scored by `scorer` (often `trained` itself). Operator `feedback` overrides the
 /// matcher: an accepted pair is a match (score 1) even when blocking missed it, a rejected one
 /// is a cannot-link.
 ///
 /// # Errors
-/// Embeddings whose count differs from the records'.
+/// Embeddings whose count differs from the records', or a failing scorer.
 pub fn resolve(
     entities: &[Entity],
     embeddings: Option<&[Vec<f32>]>,
     trained: &TrainedMatcher,
+    scorer: &dyn PairScorer,
     feedback: &Feedback,
     config: &ResolveConfig,
 ) -> Result<Resolution> {
@@ -144,21 +169,27 @@ pub fn resolve(
         .enumerate()
         .map(|(index, entity)| trained.extractor.prepare(entity, embeddings.map(|all| all[index].clone())))
         .collect();
-    let decisions: Vec<MatchDecision> = candidates
-        .pairs
+    let mut decisions = Vec::with_capacity(candidates.pairs.len());
+    let mut to_score = Vec::new();
+    for &(a, b) in &candidates.pairs {
+        let (ea, eb) = (&entities[a as usize], &entities[b as usize]);
+        match feedback.verdict(&ea.key(), &eb.key()) {
+            Some(Verdict::Accept) => decisions.push(MatchDecision { a, b, score: 1.0, accepted: true }),
+            Some(Verdict::Reject) => decisions.push(MatchDecision { a, b, score: 0.0, accepted: false }),
+            None => to_score.push((a, b)),
+        }
+    }
+    let rows: Vec<(&Entity, &Entity, Vec<f64>)> = to_score
         .iter()
-        .map(|&(a, b)| {
-            let (ea, eb) = (&entities[a as usize], &entities[b as usize]);
-            match feedback.verdict(&ea.key(), &eb.key()) {
-                Some(Verdict::Accept) => MatchDecision { a, b, score: 1.0, accepted: true },
-                Some(Verdict::Reject) => MatchDecision { a, b, score: 0.0, accepted: false },
-                None => {
-                    let score = trained.matcher.score(&trained.extractor.features(&prepared[a as usize], &prepared[b as usize]));
-                    MatchDecision { a, b, score, accepted: score >= trained.matcher.threshold }
-                }
-            }
-        })
+        .map(|&(a, b)| (&entities[a as usize], &entities[b as usize], trained.extractor.features(&prepared[a as usize], &prepared[b as usize])))
         .collect();
+    let scores = scorer.score_pairs(&rows).map_err(ResolveError::Scorer)?;
+    if scores.len() != rows.len() {
+        return Err(ResolveError::Scorer(format!("asked for {} scores, got {}", rows.len(), scores.len())));
+    }
+    let threshold = scorer.threshold();
+    decisions.extend(to_score.iter().zip(scores).map(|(&(a, b), score)| MatchDecision { a, b, score, accepted: score >= threshold }));
+    decisions.sort_by_key(|decision| (decision.a, decision.b));
     let accepted: Vec<ScoredPair> =
         decisions.iter().filter(|d| d.accepted).map(|d| ScoredPair { a: d.a, b: d.b, score: d.score }).collect();
     let sources: Vec<&str> = entities.iter().map(|entity| entity.source.as_str()).collect();
@@ -257,7 +288,7 @@ mod tests {
                 blocking: BlockingConfig { cross_source_only: true, ..BlockingConfig::default() },
                 ..ResolveConfig::default()
             };
-            let resolution = resolve(&fresh.entities, Some(&embeddings), &trained, &Feedback::default(), &config).unwrap();
+            let resolution = resolve(&fresh.entities, Some(&embeddings), &trained, &trained, &Feedback::default(), &config).unwrap();
             let mut cluster_of = vec![usize::MAX; fresh.entities.len()];
             for (index, members) in resolution.clustering.clusters.iter().enumerate() {
                 for &m in members {
@@ -277,7 +308,7 @@ mod tests {
             let (a, b) = fresh.matches.iter().copied().find(|(a, b)| cluster_of[*a as usize] == cluster_of[*b as usize]).unwrap();
             let mut feedback = Feedback::default();
             feedback.record(&fresh.entities[a as usize].key(), &fresh.entities[b as usize].key(), Verdict::Reject, 1);
-            let again = resolve(&fresh.entities, Some(&embeddings), &trained, &feedback, &config).unwrap();
+            let again = resolve(&fresh.entities, Some(&embeddings), &trained, &trained, &feedback, &config).unwrap();
             assert!(!again.clustering.clusters.iter().any(|m| m.contains(&a) && m.contains(&b)));
             assert!(again.decisions.iter().any(|d| (d.a, d.b) == (a, b) && !d.accepted && d.score == 0.0));
             let why = evidence(&trained, &fresh.entities[a as usize], &fresh.entities[b as usize]);

@@ -61,6 +61,11 @@ impl Entity {
         self.get(field::TITLE).unwrap_or("")
     }
 
+    /// What a text encoder reads for this record: its title, brand and model number.
+    pub fn match_text(&self) -> String {
+        [field::TITLE, field::BRAND, field::MODEL].iter().filter_map(|name| self.get(name)).filter(|v| !v.is_empty()).collect::<Vec<_>>().join(" ")
+    }
+
     /// The price, when present and a positive number (currency signs and commas ignored).
     pub fn price(&self) -> Option<f64> {
         let text: String = self.get(field::PRICE)?.chars().filter(|c| c.is_ascii_digit() || *c == '.').collect();

@@ -49,6 +49,9 @@ pub struct ModelVersion {
     /// JSON text: what the plugin says it fitted (its answer to `describe`) when one model is
     /// configured; with an ensemble, its validation table.
     pub description: Option<String>,
+    /// `plugin:task` → the mean training loss of each epoch, for the members whose plugin reports
+    /// one (`training_loss` in its `describe` answer: the deep models).
+    pub training_loss: BTreeMap<String, Vec<f64>>,
 }
 
 /// Every forecast of one refresh.
@@ -136,6 +139,7 @@ pub fn forecast_all(
                 modelled_series: modelled.len(),
                 fit_seconds: started.elapsed().as_secs_f64(),
                 description,
+                training_loss: chosen.iter().zip(&fitted).filter_map(|(member, (model, _, _))| Some((member.name(), training_loss(model)?))).collect(),
             },
         );
         let last = data.last_period(granularity).expect("series exist, so a last period does");
@@ -160,6 +164,13 @@ pub fn forecast_with(model: &LoadedModel, series: &[Vec<f64>], horizon: usize) -
         return Err(SalesError::BadResponse(format!("asked for {} forecasts of {horizon} steps, got {}", series.len(), forecasts.len())));
     }
     Ok(forecasts)
+}
+
+/// The mean training loss per epoch a model reports in its `describe` answer, if it reports one.
+fn training_loss(model: &LoadedModel) -> Option<Vec<f64>> {
+    let described: serde_json::Value = serde_json::from_slice(&model.infer(br#"{"op":"describe"}"#).ok()?).ok()?;
+    let losses: Vec<f64> = described.get("training_loss")?.as_array()?.iter().filter_map(serde_json::Value::as_f64).collect();
+    (!losses.is_empty()).then_some(losses)
 }
 
 fn kept(

@@ -1,9 +1,10 @@
 //! `agora eval er`: entity matching on the ER-Magellan product benchmarks in the Ditto
 //! serialisation (Abt-Buy, Amazon-Google): the pure-Rust matchers (logistic regression and
 //! gradient-boosted trees over the pairwise features) are trained on `train`, their threshold is
-//! chosen on `valid` (and the reported one of the two by validation F1), and precision, recall
-//! and F1 of the match class on `test` are printed beside
-//! the published Magellan, DeepMatcher and Ditto F1 from the data set's SOURCE.md.
+//! chosen on `valid` (and the reported one by validation F1), and precision, recall and F1 of the
+//! match class on `test` are printed beside the published Magellan, DeepMatcher and Ditto F1 from
+//! the data set's SOURCE.md. With `--torch` the torch plugin's `match.mlp` (an MLP over the same
+//! features and both records' MiniLM text vectors) joins them, trained through the plugin ABI.
 
 use std::path::{Path, PathBuf};
 use std::time::Instant;
@@ -13,12 +14,17 @@ use agora_resolve::ditto::{self, LabelledPair};
 use agora_resolve::features::{FeatureExtractor, FEATURE_COUNT};
 use agora_resolve::gbt::GbtOptions;
 use agora_resolve::logistic::LogisticOptions;
-use agora_resolve::matcher::{Matcher, MatcherOptions};
+use agora_core::plugin::PluginHost;
+use agora_qa::embed::minilm_dir;
+use agora_agents::resolution::{PluginMatcher, TORCH_MATCH_TASK};
+use agora_resolve::matcher::{Matcher, MatcherOptions, Scores};
+use agora_resolve::pipeline::PairScorer;
+use agora_resolve::Entity;
 use agora_resolve::pipeline::feature_rows;
 use anyhow::{bail, Context};
 use serde_json::json;
 
-use super::record_run;
+use super::{plugin_dirs, record_run};
 
 /// A benchmark: its directory under er-products, its two sources, and the published test F1 (%)
 /// of Magellan, DeepMatcher (best) and Ditto from ../shared/data/er-products/SOURCE.md.
@@ -60,7 +66,7 @@ fn split_dir(data: &Path, benchmark: &Benchmark) -> PathBuf {
 ///
 /// # Errors
 /// Unknown data set, unreadable or malformed pair files, or training data of one class.
-pub fn run(data: &Path, dataset: &str, json_out: bool, config: &AgoraConfig) -> anyhow::Result<()> {
+pub fn run(data: &Path, dataset: &str, torch_params: Option<&str>, json_out: bool, config: &AgoraConfig) -> anyhow::Result<()> {
     let benchmark = benchmark(dataset)?;
     let dir = split_dir(data, &benchmark);
     let read = |split: &str| -> anyhow::Result<Vec<LabelledPair>> {
@@ -102,6 +108,24 @@ pub fn run(data: &Path, dataset: &str, json_out: bool, config: &AgoraConfig) -> 
             "train_seconds": train_seconds,
         }));
     }
+    if let Some(params) = torch_params {
+        let started = Instant::now();
+        let (described, threshold, valid_scores, scores) = torch_matcher(config, params, [(&train, &train_rows), (&valid, &valid_rows), (&test, &test_rows)])?;
+        models.push(json!({
+            "model": "MLP on features + MiniLM (torch)",
+            "options": described["params"],
+            "threshold": threshold,
+            "precision": 100.0 * scores.precision,
+            "recall": 100.0 * scores.recall,
+            "f1": 100.0 * scores.f1,
+            "valid_f1": 100.0 * valid_scores.f1,
+            "true_positives": scores.true_positives,
+            "false_positives": scores.false_positives,
+            "false_negatives": scores.false_negatives,
+            "train_seconds": started.elapsed().as_secs_f64(),
+            "training_loss": described["training_loss"],
+        }));
+    }
     // The reported matcher is the one with the better validation F1: test decides nothing.
     let selected = models
         .iter()
@@ -125,6 +149,28 @@ pub fn run(data: &Path, dataset: &str, json_out: bool, config: &AgoraConfig) -> 
         print_table(&results);
     }
     Ok(())
+}
+
+/// Trains the torch plugin's `match.mlp` on the train split (through the plugin ABI, threshold on
+/// valid) and scores test: (its description, the threshold, valid and test scores).
+fn torch_matcher(
+    config: &AgoraConfig,
+    params: &str,
+    [train, valid, test]: [(&[LabelledPair], &[Vec<f64>]); 3],
+) -> anyhow::Result<(serde_json::Value, f64, Scores, Scores)> {
+    let mut params: serde_json::Map<String, serde_json::Value> =
+        serde_json::from_str(params).context("--params must be a JSON object of match.mlp params")?;
+    let model_dir = minilm_dir(&config.qa.minilm_dir).context("no all-MiniLM-L6-v2 folder: set qa.minilm_dir or run scripts/setup-torch.sh")?;
+    params.insert("model_dir".into(), json!(model_dir));
+    let host = PluginHost::new(plugin_dirs(config));
+    let plugin = host.model("torch").context("--torch needs the torch plugin (scripts/setup-torch.sh)")?;
+    eprintln!("training match.mlp on {} pairs (MiniLM vectors of every text first) ...", train.0.len());
+    let (matcher, valid_scores) = PluginMatcher::fit(&plugin, TORCH_MATCH_TASK, &serde_json::Value::Object(params), train, valid)?;
+    let rows: Vec<(&Entity, &Entity, Vec<f64>)> = test.0.iter().zip(test.1).map(|(pair, row)| (&pair.left, &pair.right, row.clone())).collect();
+    let scores = matcher.score_pairs(&rows).map_err(anyhow::Error::msg)?;
+    let labels: Vec<bool> = test.0.iter().map(|pair| pair.label).collect();
+    let test_scores = Scores::of(scores.iter().map(|score| *score >= matcher.threshold()), &labels);
+    Ok((matcher.description.clone(), matcher.threshold(), valid_scores, test_scores))
 }
 
 fn print_table(results: &serde_json::Value) {

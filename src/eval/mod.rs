@@ -91,6 +91,12 @@ pub enum EvalCommand {
         /// abt-buy or amazon-google.
         #[arg(long)]
         dataset: String,
+        /// Also train the torch plugin's `match.mlp` (pair features + MiniLM vectors of both texts).
+        #[arg(long)]
+        torch: bool,
+        /// With --torch: match.mlp params as JSON (model_dir is added).
+        #[arg(long, default_value = "{}")]
+        params: String,
         #[arg(long)]
         json: bool,
     },
@@ -152,7 +158,9 @@ impl EvalCommand {
 pub fn run(command: &EvalCommand, config: &AgoraConfig) -> anyhow::Result<()> {
     match command {
         EvalCommand::Behaviour { data, dataset, json } => behaviour::run(data, dataset, *json, config),
-        EvalCommand::Er { data, dataset, json } => er::run(data, dataset, *json, config),
+        EvalCommand::Er { data, dataset, torch, params, json } => {
+            er::run(data, dataset, torch.then_some(params.as_str()), *json, config)
+        }
         EvalCommand::Recommend { data, dataset, model, protocol, json } => recommend::run(data, dataset, model, protocol, *json, config),
         EvalCommand::Forecast { data, dataset, plugin, model, params, ensemble, holdout, series, json } => forecast::run(
             &forecast::ForecastEval {

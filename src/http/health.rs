@@ -25,7 +25,7 @@ pub async fn health(node: web::Data<Node>) -> Result<HttpResponse, ApiError> {
 ///
 /// # Errors
 /// 403 when no admin login is configured at all, 401 when this request has none.
-fn require_admin(node: &Node, request: &HttpRequest) -> Result<(), ApiError> {
+pub(super) fn require_admin(node: &Node, request: &HttpRequest) -> Result<(), ApiError> {
     let sessions = &node.console_sessions;
     if !node.config.console.enabled || !sessions.login_configured() {
         return Err(ApiError::Forbidden("the operator API needs an admin login: set console.admin_token or console.password_hash".into()));

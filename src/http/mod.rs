@@ -6,6 +6,7 @@ mod analytics;
 mod error;
 pub(crate) mod forecast;
 mod health;
+mod identity;
 mod ingest;
 mod metrics;
 mod openapi;
@@ -34,6 +35,8 @@ pub fn configure(node: Node) -> impl FnOnce(&mut web::ServiceConfig) {
                     .route("/quality", web::get().to(health::quality))
                     .route("/ingest/{source}", web::post().to(ingest::push))
                     .route("/users/{id}/profile", web::get().to(analytics::profile))
+                    .route("/identity/users/{id}", web::get().to(identity::user))
+                    .route("/identity/sessions/{session}", web::put().to(identity::set_session))
                     .route("/analytics/funnel", web::get().to(analytics::funnel))
                     .route("/analytics/cohorts", web::get().to(analytics::cohorts))
                     .route("/analytics/summary", web::get().to(analytics::summary))

@@ -325,16 +325,34 @@ async fn the_console_works_in_a_real_browser() {
         .expect("run agora");
     assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
 
-    let node = Node::start(console_config(shop.config_with(two_catalogues)), false).unwrap();
+    let mut config = console_config(shop.config_with(two_catalogues));
+    let deep_forecaster = forecast_with_torch(&mut config);
+    let node = Node::start(config, false).unwrap();
     wait_for_agent(&node, "ingest:orders", Duration::from_secs(60), |state| state.status != agora_agents::AgentStatus::Starting).await;
     let addr = serve(&node);
     let base = format!("http://{addr}");
     // The browser is synchronous: drive it on a blocking thread while the server runs here.
     let handle = node.clone();
-    actix_web::rt::task::spawn_blocking(move || drive(&base, &handle)).await.unwrap();
+    actix_web::rt::task::spawn_blocking(move || drive(&base, &handle, deep_forecaster)).await.unwrap();
 }
 
-fn drive(base: &str, node: &Node) {
+/// Forecasts with the torch plugin's N-BEATS (a small, fast network) when the plugin is built, so
+/// the models page has a deep model's loss curve to plot; false when it is not.
+fn forecast_with_torch(config: &mut AgoraConfig) -> bool {
+    let dir = root().join("plugins/model-torch/target/release");
+    if !dir.join(format!("libagora_model_torch.{}", std::env::consts::DLL_EXTENSION)).exists() {
+        assert!(std::env::var_os("AGORA_REQUIRE_OPTIONAL").is_none(), "the torch plugin is not built (scripts/setup-torch.sh)");
+        eprintln!("the torch plugin is not built: the models page shows no deep model's loss curve");
+        return false;
+    }
+    config.plugins.dirs.push(dir);
+    config.forecast.plugin = "torch".into();
+    config.forecast.task = "forecast.nbeats".into();
+    config.forecast.params = json!({"epochs": 6, "width": 32, "blocks": 1, "layers": 2, "threads": 1});
+    true
+}
+
+fn drive(base: &str, node: &Node, deep_forecaster: bool) {
     let Some(browser) = Browser::start() else { return };
     let wait = Duration::from_secs(120);
 
@@ -409,8 +427,8 @@ fn drive(base: &str, node: &Node) {
         std::thread::sleep(Duration::from_millis(500));
     }
 
-    // Models: validation metrics and the router's loss curve as real plots, and an eval run
-    // beside its published numbers.
+    // Models: validation metrics and the router's (and N-BEATS') loss curves as real plots, and an
+    // eval run beside its published numbers.
     let run = EvalRun {
         kind: "qa".into(),
         dataset: "banking77-test-run".into(),
@@ -423,6 +441,9 @@ fn drive(base: &str, node: &Node) {
     let html = browser.wait_for("Validation metrics", wait);
     assert!(html.contains("<svg") && html.contains("Intent router training loss") && html.contains("<polyline"), "charts drawn");
     assert!(html.contains("banking77-test-run") && html.contains("87.0800") && html.contains("published.BERT-Fixed"), "the eval run beside the published number");
+    if deep_forecaster {
+        assert!(html.contains("torch:forecast.nbeats training loss, day series") && html.contains(r#""epochs": 6"#), "N-BEATS loss curve and params");
+    }
     assert_labelled("models", &html);
     browser.screenshot("06-models");
 

@@ -55,16 +55,40 @@ fn bench_er_keeps_the_planted_matches_with_few_pairs_per_record() {
 
 #[actix_rt::test]
 async fn ingestion_with_resolve_enabled_merges_a_second_catalogue_into_golden_records() {
+    resolve_two_catalogues(41, |_| {}).await;
+}
+
+/// The same with the torch plugin's `match.mlp` as the Clean agent's matcher (skipped, or failed
+/// under AGORA_REQUIRE_OPTIONAL, when the plugin is not built).
+#[actix_rt::test]
+async fn the_torch_matcher_resolves_the_catalogues_in_the_clean_agent() {
+    let dir = crate::common::root().join("plugins/model-torch/target/release");
+    if !dir.join(format!("libagora_model_torch.{}", std::env::consts::DLL_EXTENSION)).exists() {
+        assert!(std::env::var_os("AGORA_REQUIRE_OPTIONAL").is_none(), "the torch plugin is not built (scripts/setup-torch.sh)");
+        eprintln!("skipped: run scripts/setup-torch.sh for the torch plugin");
+        return;
+    }
+    resolve_two_catalogues(42, |config| {
+        config.resolve.matcher = "torch".into();
+        config.plugins.dirs.push(dir);
+    })
+    .await;
+}
+
+/// Ingests a shop whose catalogue arrives twice (the copy keyed by name) with resolution on, and
+/// checks that the copies merge into golden records that keep the preferred source's price.
+async fn resolve_two_catalogues(seed: u64, edit: impl FnOnce(&mut agora_core::config::AgoraConfig)) {
     use agora_core::record::RecordKind;
 
-    let shop = crate::common::TestShop::small(41);
-    let config = shop.config_with(|text| {
+    let shop = crate::common::TestShop::small(seed);
+    let mut config = shop.config_with(|text| {
         let start = text.find("[sources.catalog]").expect("the reference config has a catalogue");
         let end = start + text[start..].find("# Behaviour events").expect("events follow the catalogue");
         // The store deduplicates items by id across sources, so the copy takes its ids from the names.
         let copy = text[start..end].replace("[sources.catalog", "[sources.catalog_copy").replace("item_id = \"sku\"", "item_id = \"name\"");
         text.replace("enabled = false\n# The matcher", "enabled = true\n# The matcher") + "\n" + &copy
     });
+    edit(&mut config);
     assert!(config.resolve.enabled);
     let node = crate::common::ingest_once(config).await;
     let items = node.store.count_records(RecordKind::Item).unwrap() as usize;

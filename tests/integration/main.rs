@@ -10,6 +10,7 @@ mod crash;
 mod er;
 mod forecast;
 mod http;
+mod identity;
 mod ingest;
 mod plugins;
 mod qa;

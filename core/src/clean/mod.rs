@@ -17,6 +17,7 @@ pub use text::{is_missing_text, normalise_id, normalise_text, parse_bool, parse_
 pub use timestamp::{parse_timezone, TimestampRules};
 
 use crate::config::{CleanConfig, IdRules, MissingPolicy, SourceConfig};
+use crate::identity::anonymous_user;
 use crate::error::CoreError;
 use crate::quality::{QuarantineEntry, Reason, SourceStats};
 use crate::record::{Event, EventKind, FaqEntry, FieldSpec, FieldType, Item, Order, Question, Record, RecordKind, Review};
@@ -257,6 +258,19 @@ impl SourceRules {
                 }
             };
             let value = match value {
+                // An event with a session but no user is anonymous, not invalid (see `identity`).
+                Ok(Value::Absent) if self.kind == RecordKind::Event && rule.spec.name == "user_id" => {
+                    match self.session_of(columns) {
+                        Some(session) => {
+                            *stats.missing.entry(rule.spec.name.to_string()).or_default() += 1;
+                            Ok(Value::Text(anonymous_user(&session)))
+                        }
+                        None => Ok(Value::Absent),
+                    }
+                }
+                other => other,
+            };
+            let value = match value {
                 Ok(Value::Absent) => {
                     *stats.missing.entry(rule.spec.name.to_string()).or_default() += 1;
                     match self.fill_missing(rule, stats) {
@@ -293,6 +307,16 @@ impl SourceRules {
         let values = Values(values);
         self.check_values(&values)?;
         Ok((values, filled))
+    }
+
+    /// The (non-empty) session an event row names, if its source maps one.
+    fn session_of(&self, columns: &HashMap<Cow<'_, str>, &RawValue>) -> Option<String> {
+        let index = self.kind.fields().iter().position(|spec| spec.name == "session")?;
+        let rule = self.fields[index].as_ref()?;
+        match self.coerce_json(rule, rule.columns.iter().find_map(|column| lookup(columns, column))?) {
+            Ok(Value::Text(session)) if !session.is_empty() => Some(session),
+            _ => None,
+        }
     }
 
     /// Rules that look at a whole record: quantities must be positive, prices not negative.

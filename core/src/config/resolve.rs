@@ -16,7 +16,8 @@ pub struct ResolveConfig {
     /// Resolve items across sources after ingestion (off by default).
     #[serde(default)]
     pub enabled: bool,
-    /// The matcher: `gbt` (gradient-boosted trees) or `logistic`.
+    /// The matcher: `gbt` (gradient-boosted trees), `logistic`, or `torch` (the torch plugin's
+    /// `match.mlp` on the trees' features and the MiniLM vectors of both titles).
     #[serde(default = "default_matcher")]
     pub matcher: String,
     /// Labelled pairs in the Ditto format (`COL attr VAL value ... \t ... \t label`) to train the
@@ -53,8 +54,8 @@ impl Default for ResolveConfig {
 impl ResolveConfig {
     /// Adds one line per problem, each naming its key.
     pub(crate) fn validate(&self, problems: &mut Vec<String>) {
-        if !matches!(self.matcher.as_str(), "gbt" | "logistic") {
-            problems.push(format!("resolve.matcher: unknown matcher {:?}; valid: gbt, logistic", self.matcher));
+        if !matches!(self.matcher.as_str(), "gbt" | "logistic" | "torch") {
+            problems.push(format!("resolve.matcher: unknown matcher {:?}; valid: gbt, logistic, torch", self.matcher));
         }
         if let Err(err) = self.blocking.validate("resolve.blocking") {
             problems.push(err.to_string());
@@ -73,7 +74,7 @@ mod tests {
     fn bad_resolve_settings_are_named_by_key() {
         let text = "[resolve]\nmatcher = \"svm\"\n[resolve.survivorship.fields.price]\nrule = \"prefer_source\"\n";
         let err = AgoraConfig::from_toml_str(text).unwrap_err().to_string();
-        assert!(err.contains("resolve.matcher") && err.contains("gbt, logistic"), "{err}");
+        assert!(err.contains("resolve.matcher") && err.contains("gbt, logistic, torch"), "{err}");
         assert!(err.contains("resolve.survivorship.fields.price.sources"), "{err}");
         let typo = AgoraConfig::from_toml_str("[resolve.blocking]\nwindow = 3\n").unwrap_err().to_string();
         assert!(typo.contains("resolve.blocking") && typo.contains("window"), "{typo}");

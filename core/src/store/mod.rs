@@ -16,7 +16,8 @@ pub use sled_store::SledStore;
 use crate::clean::{CleanRecord, RecordKey};
 use crate::error::CoreError;
 use crate::quality::{OutlierCounts, QuarantineEntry, Quarantined, Replay, SourceStats};
-use crate::record::{RecordKind, StoredRecord};
+use crate::identity::{anonymous_session, IdentityLinks, Override};
+use crate::record::{Record, RecordKind, StoredRecord};
 
 /// Everything one batch commits, atomically.
 #[derive(Debug)]
@@ -189,6 +190,38 @@ pub trait Store: Send + Sync {
     /// # Errors
     /// [`CoreError::Store`].
     fn match_decisions(&self) -> Result<Vec<(String, Vec<u8>)>, CoreError>;
+
+    /// Records an operator's decision about which user a session belongs to (see
+    /// [`crate::identity`]), replacing an earlier one for that session, and flushes it.
+    ///
+    /// # Errors
+    /// [`CoreError::Store`].
+    fn set_identity_override(&self, session: &str, decision: &Override) -> Result<(), CoreError>;
+
+    /// Every operator decision about sessions, in session order.
+    ///
+    /// # Errors
+    /// [`CoreError::Store`] or [`CoreError::Decode`].
+    fn identity_overrides(&self) -> Result<Vec<(String, Override)>, CoreError>;
+
+    /// The identity links of the stored events: each session's first login (in event time),
+    /// then the operator's overrides.
+    ///
+    /// # Errors
+    /// [`CoreError::Store`] or [`CoreError::Decode`].
+    fn identity_links(&self) -> Result<IdentityLinks, CoreError> {
+        let mut logins = Vec::new();
+        self.scan_records(RecordKind::Event, &mut |_, stored| {
+            if let Record::Event(event) = stored.record {
+                if event.session.as_deref().is_some_and(|session| !session.is_empty()) && anonymous_session(&event.user_id).is_none() {
+                    logins.push(event);
+                }
+            }
+            true
+        })?;
+        logins.sort_by_key(|event| event.ts);
+        Ok(IdentityLinks::build(&logins, &self.identity_overrides()?))
+    }
 
     /// Forces everything committed so far to disk.
     ///

@@ -15,6 +15,7 @@ use std::sync::Mutex;
 use super::{decode, decode_record, encode, CommitBatch, CommitReport, EvalRun, Store, StoreDigest};
 use crate::clean::RecordKey;
 use crate::error::CoreError;
+use crate::identity::Override;
 use crate::quality::{OutlierCounts, QuarantineEntry, Quarantined, Replay, SourceStats};
 use crate::record::{Provenance, RecordKind, StoredRecord};
 
@@ -41,10 +42,12 @@ pub struct SledStore {
     replays: sled::Tree,
     /// Model name → snapshot bytes (the model's own versioned encoding).
     models: sled::Tree,
-    /// Entity resolution: golden record id → golden record (JSON).
-    golden_records: sled::Tree,
-    /// Entity resolution: `a|b` record keys → match decision with its score (JSON).
-    match_decisions: sled::Tree,
+    /// Entity resolution, one tree so that a run replaces it in one atomic batch:
+    /// `g` + golden record id → golden record (JSON); `d` + `a|b` record keys → match decision
+    /// with its score (JSON).
+    resolution: sled::Tree,
+    /// Session → the operator's [`Override`] of its identity link.
+    identity: sled::Tree,
     /// Held while committing.
     commit_lock: Mutex<()>,
 }
@@ -68,8 +71,8 @@ impl SledStore {
             eval_runs: db.open_tree("eval_runs")?,
             replays: db.open_tree("replays")?,
             models: db.open_tree("models")?,
-            golden_records: db.open_tree("golden_records")?,
-            match_decisions: db.open_tree("match_decisions")?,
+            resolution: open_resolution(&db)?,
+            identity: db.open_tree("identity")?,
             db,
             commit_lock: Mutex::new(()),
         })
@@ -291,24 +294,44 @@ impl Store for SledStore {
     }
 
     fn replace_resolution(&self, golden: &BTreeMap<String, Vec<u8>>, decisions: &BTreeMap<String, Vec<u8>>) -> Result<(), CoreError> {
-        for (tree, entries) in [(&self.golden_records, golden), (&self.match_decisions, decisions)] {
-            tree.clear()?;
-            let mut write = sled::Batch::default();
-            for (key, value) in entries {
-                write.insert(key.as_bytes(), value.as_slice());
-            }
-            tree.apply_batch(write)?;
-            tree.flush()?;
+        let mut fresh: BTreeMap<Vec<u8>, &[u8]> = BTreeMap::new();
+        for (prefix, entries) in [(RESOLUTION_GOLDEN, golden), (RESOLUTION_DECISION, decisions)] {
+            fresh.extend(entries.iter().map(|(key, value)| ([&[prefix], key.as_bytes()].concat(), value.as_slice())));
         }
+        let mut write = sled::Batch::default();
+        for key in self.resolution.iter().keys() {
+            let key = key?;
+            if !fresh.contains_key(key.as_ref()) {
+                write.remove(key);
+            }
+        }
+        for (key, value) in fresh {
+            write.insert(key, value);
+        }
+        self.resolution.apply_batch(write)?;
+        self.resolution.flush()?;
         Ok(())
     }
 
     fn golden_records(&self) -> Result<Vec<(String, Vec<u8>)>, CoreError> {
-        read_all(&self.golden_records)
+        read_prefixed(&self.resolution, RESOLUTION_GOLDEN)
     }
 
     fn match_decisions(&self) -> Result<Vec<(String, Vec<u8>)>, CoreError> {
-        read_all(&self.match_decisions)
+        read_prefixed(&self.resolution, RESOLUTION_DECISION)
+    }
+
+    fn set_identity_override(&self, session: &str, decision: &Override) -> Result<(), CoreError> {
+        self.identity.insert(session.as_bytes(), encode(decision)?)?;
+        self.identity.flush()?;
+        Ok(())
+    }
+
+    fn identity_overrides(&self) -> Result<Vec<(String, Override)>, CoreError> {
+        self.identity.iter().map(|entry| {
+            let (key, value) = entry?;
+            Ok((String::from_utf8_lossy(&key).into_owned(), decode(&value)?))
+        }).collect()
     }
 
     fn flush(&self) -> Result<(), CoreError> {
@@ -317,9 +340,50 @@ impl Store for SledStore {
     }
 }
 
-/// Every entry of a tree with string keys, in key order.
-fn read_all(tree: &sled::Tree) -> Result<Vec<(String, Vec<u8>)>, CoreError> {
-    tree.iter()
-        .map(|entry| entry.map(|(key, value)| (String::from_utf8_lossy(&key).into_owned(), value.to_vec())).map_err(Into::into))
+/// Every entry of `tree` under `prefix`, keys without the prefix, in key order.
+fn read_prefixed(tree: &sled::Tree, prefix: u8) -> Result<Vec<(String, Vec<u8>)>, CoreError> {
+    tree.scan_prefix([prefix])
+        .map(|entry| entry.map(|(key, value)| (String::from_utf8_lossy(&key[1..]).into_owned(), value.to_vec())).map_err(Into::into))
         .collect()
+}
+
+/// Key prefixes of the `resolution` tree.
+const RESOLUTION_GOLDEN: u8 = b'g';
+const RESOLUTION_DECISION: u8 = b'd';
+
+/// Opens the `resolution` tree, emptying the two trees earlier builds kept the same results in
+/// (derived data: the next resolution run writes it again). Not `drop_tree`: that takes sled's
+/// process-wide write lock, which deadlocks against another store flushing in the same process.
+fn open_resolution(db: &sled::Db) -> Result<sled::Tree, CoreError> {
+    let names = db.tree_names();
+    for old in ["golden_records", "match_decisions"] {
+        if names.iter().any(|name| name.as_ref() == old.as_bytes()) {
+            db.open_tree(old)?.clear()?;
+        }
+    }
+    Ok(db.open_tree("resolution")?)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn map(entries: &[(&str, &str)]) -> BTreeMap<String, Vec<u8>> {
+        entries.iter().map(|(key, value)| (key.to_string(), value.as_bytes().to_vec())).collect()
+    }
+
+    #[test]
+    fn a_resolution_run_replaces_the_previous_one_whole() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = SledStore::open(dir.path(), 8).unwrap();
+        store.replace_resolution(&map(&[("g1", "a"), ("g2", "b")]), &map(&[("x|y", "0.9")])).unwrap();
+        store.replace_resolution(&map(&[("g2", "b2"), ("g3", "c")]), &map(&[])).unwrap();
+        let golden = store.golden_records().unwrap();
+        assert_eq!(golden, [("g2".to_string(), b"b2".to_vec()), ("g3".to_string(), b"c".to_vec())]);
+        assert!(store.match_decisions().unwrap().is_empty(), "the stale decision is gone");
+        drop(store);
+        // Reopened, the results are still there (only the pre-`resolution` trees are dropped).
+        let store = SledStore::open(dir.path(), 8).unwrap();
+        assert_eq!(store.golden_records().unwrap().len(), 2);
+    }
 }

@@ -5,6 +5,7 @@
 //! | `forecast.nbeats` | one global N-BEATS-style MLP for all series, with quantile outputs ([`nbeats`]) |
 //! | `text.minilm` | the pretrained all-MiniLM-L6-v2 sentence encoder: 384-d unit vectors ([`minilm`]) |
 //! | `text.classify` | all-MiniLM-L6-v2 fine-tuned as a text classifier from labelled examples ([`classify`]) |
+//! | `match.mlp` | an entity matcher: an MLP over pair features and both texts' MiniLM vectors ([`matcher`]) |
 //!
 //! `fit`, `load` and `infer` dispatch on the task; a loaded snapshot is a [`TorchModels`] variant.
 //!
@@ -21,7 +22,8 @@
 //! median, the intervals the 10–90% and 2.5–97.5% quantiles, sorted per step so they nest. `h`
 //! may be at most the trained horizon. A series shorter than the lookback is padded on the left
 //! with its first value; an empty one is an error naming its index. A series with no negative
-//! value gets no negative forecast.
+//! value gets no negative forecast. `{"op":"describe"}` answers JSON: the network, its params and
+//! `training_loss`, the mean pinball loss of each epoch (what the console plots).
 //!
 //! Snapshots are a small header (see [`snapshot`]) and the weights as `f32`s. libtorch tensors are
 //! not `Sync`, so a loaded model keeps its network behind a mutex: concurrent `infer` calls are
@@ -38,10 +40,16 @@
 //!
 //! `fit` takes JSON Lines `{"text","label"}` and fine-tunes the encoder with a linear head;
 //! `infer` answers `classify`, `encode` and `describe`. See [`classify`] and [`finetune`].
+//!
+//! # `match.mlp`
+//!
+//! `fit` takes JSON Lines `{"features","left","right","label"}` pairs; `infer` answers `score`
+//! (each pair's match probability) and `describe`. See [`matcher`].
 
 pub mod bert;
 pub mod classify;
 pub mod finetune;
+pub mod matcher;
 pub mod minilm;
 pub mod nbeats;
 pub mod params;
@@ -56,6 +64,7 @@ use serde::{Deserialize, Serialize};
 use tch::nn;
 
 pub use classify::{Classifier, TASK_CLASSIFY};
+pub use matcher::{PairMatcher, TASK_MATCH};
 pub use minilm::{MiniLm, TASK_MINILM};
 use nbeats::{Net, Shape};
 use params::Params;
@@ -65,7 +74,7 @@ use snapshot::Header;
 pub const TASK_NBEATS: &str = "forecast.nbeats";
 
 /// Every task, as the plugin declaration lists them.
-pub const TASKS: &str = "forecast.nbeats,text.minilm,text.classify";
+pub const TASKS: &str = "forecast.nbeats,text.minilm,text.classify,match.mlp";
 
 /// A loaded snapshot of one of the tasks.
 pub enum TorchModels {
@@ -75,11 +84,13 @@ pub enum TorchModels {
     MiniLm(MiniLm),
     /// `text.classify`.
     Classifier(Classifier),
+    /// `match.mlp`.
+    Matcher(PairMatcher),
 }
 
 /// A loaded `forecast.nbeats` snapshot.
 pub struct NBeats {
-    shape: Shape,
+    header: Header,
     // The VarStore owns the tensors the Net's layers share; both live behind the mutex.
     network: Mutex<(nn::VarStore, Net)>,
 }
@@ -93,6 +104,7 @@ fn unknown_task(task: &str) -> String {
 #[serde(tag = "op", rename_all = "lowercase", deny_unknown_fields)]
 enum Request {
     Forecast { horizon: usize, series: Vec<Vec<f64>> },
+    Describe,
 }
 
 /// One series' answer.
@@ -126,6 +138,7 @@ impl ModelPlugin for TorchModels {
                 Ok(snapshot)
             }
             TASK_CLASSIFY => Classifier::fit(data, params, progress),
+            TASK_MATCH => PairMatcher::fit(data, params, progress),
             _ => Err(unknown_task(task)),
         }
     }
@@ -135,6 +148,7 @@ impl ModelPlugin for TorchModels {
             TASK_NBEATS => NBeats::load(snapshot).map(Self::NBeats),
             TASK_MINILM => MiniLm::load(snapshot).map(Self::MiniLm),
             TASK_CLASSIFY => Classifier::load(snapshot).map(Self::Classifier),
+            TASK_MATCH => PairMatcher::load(snapshot).map(Self::Matcher),
             _ => Err(unknown_task(task)),
         }
     }
@@ -144,6 +158,7 @@ impl ModelPlugin for TorchModels {
             Self::NBeats(model) => model.infer(request),
             Self::MiniLm(model) => model.infer(request),
             Self::Classifier(model) => model.infer(request),
+            Self::Matcher(model) => model.infer(request),
         }
     }
 }
@@ -165,8 +180,9 @@ impl NBeats {
             blocks: params.blocks as usize,
         };
         let series: Vec<&[f64]> = set.iter().collect();
-        let vs = with_threads(params.threads, || nbeats::train(&series, shape, &params, progress))?;
-        let header = Header { task: task.to_string(), season_length: set.season_length, shape };
+        let (vs, training_loss) = with_threads(params.threads, || nbeats::train(&series, shape, &params, progress))?;
+        let params = serde_json::to_string(&params).expect("params serialise");
+        let header = Header { task: task.to_string(), season_length: set.season_length, shape, params, training_loss };
         snapshot::encode(&header, &vs.variables())
     }
 
@@ -191,16 +207,20 @@ impl NBeats {
             tch::no_grad(|| variable.copy_(&loaded));
         }
         vs.freeze();
-        Ok(Self { shape: header.shape, network: Mutex::new((vs, net)) })
+        Ok(Self { header, network: Mutex::new((vs, net)) })
     }
 
     fn infer(&self, request: &[u8]) -> Result<Vec<u8>, String> {
-        let Request::Forecast { horizon, series } = serde_json::from_slice(request).map_err(|e| format!("bad request: {e}"))?;
+        let (horizon, series) = match serde_json::from_slice(request).map_err(|e| format!("bad request: {e}"))? {
+            Request::Forecast { horizon, series } => (horizon, series),
+            Request::Describe => return Ok(self.describe()),
+        };
+        let shape = self.header.shape;
         if horizon == 0 {
             return Err("horizon must be at least 1".to_string());
         }
-        if horizon > self.shape.horizon {
-            return Err(format!("horizon {horizon} is beyond the trained horizon {}: refit with a longer one", self.shape.horizon));
+        if horizon > shape.horizon {
+            return Err(format!("horizon {horizon} is beyond the trained horizon {}: refit with a longer one", shape.horizon));
         }
         if let Some(index) = series.iter().position(Vec::is_empty) {
             return Err(format!("series {index} is empty"));
@@ -212,7 +232,7 @@ impl NBeats {
             let guard = self.network.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
             nbeats::forecast(&guard.1, &series, horizon)
         };
-        let label = self.shape.label();
+        let label = shape.label();
         let answers: Vec<Answer> = quantiles
             .into_iter()
             .map(|steps| {
@@ -222,14 +242,31 @@ impl NBeats {
             .collect();
         Ok(serde_json::to_vec(&answers).expect("forecasts serialise"))
     }
+
+    /// The `describe` answer: the network, the training params and the loss of each epoch.
+    fn describe(&self) -> Vec<u8> {
+        let Header { task, season_length, shape, params, training_loss } = &self.header;
+        let params: serde_json::Value = serde_json::from_str(params).unwrap_or(serde_json::Value::Null);
+        let description = serde_json::json!({
+            "task": task,
+            "model": shape.label(),
+            "season_length": season_length,
+            "lookback": shape.lookback,
+            "horizon": shape.horizon,
+            "params": params,
+            "loss": "pinball over the quantiles, on windows scaled by their mean absolute input",
+            "training_loss": training_loss,
+        });
+        serde_json::to_vec(&description).expect("a description serialises")
+    }
 }
 
 agora_plugin_api::export_model! {
     plugin: TorchModels,
     name: "torch",
     version: env!("CARGO_PKG_VERSION"),
-    tasks: "forecast.nbeats,text.minilm,text.classify",
-    description: "deep models on libtorch (CPU): a global N-BEATS-style MLP with quantile intervals; the all-MiniLM-L6-v2 sentence encoder; MiniLM fine-tuned as a text classifier",
+    tasks: "forecast.nbeats,text.minilm,text.classify,match.mlp",
+    description: "deep models on libtorch (CPU): a global N-BEATS-style MLP with quantile intervals; the all-MiniLM-L6-v2 sentence encoder; MiniLM fine-tuned as a text classifier; an entity matcher on pair features and MiniLM vectors",
 }
 
 #[cfg(test)]
@@ -294,6 +331,12 @@ mod tests {
             assert!(answer["model"].as_str().unwrap().starts_with("N-BEATS(lookback=36"));
         }
         assert!(ours < 0.5 * naive, "N-BEATS relative MAE {ours:.3} vs naive {naive:.3}");
+        // describe: the params it trained with and one falling loss per epoch.
+        let described: serde_json::Value = serde_json::from_slice(&model.infer(br#"{"op":"describe"}"#).unwrap()).unwrap();
+        assert_eq!(described["params"]["epochs"], 40, "{described}");
+        let losses: Vec<f64> = described["training_loss"].as_array().unwrap().iter().map(|v| v.as_f64().unwrap()).collect();
+        assert_eq!(losses.len(), 40);
+        assert!(losses[39] < 0.5 * losses[0] && losses.iter().all(|l| l.is_finite() && *l > 0.0), "{losses:?}");
 
         // Same seed, same snapshot; a reloaded snapshot forecasts the same.
         assert_eq!(fit(&train, 12, SMALL).unwrap(), snapshot);

@@ -124,11 +124,17 @@ pub fn windows(series: &[&[f64]], shape: Shape, history: f64) -> Vec<(u32, u32)>
     out
 }
 
-/// Trains a network on `series` (already checked non-empty), reporting `(step, steps)`.
+/// Trains a network on `series` (already checked non-empty), reporting `(step, steps)`; returns
+/// its variables and the mean training loss of each epoch.
 ///
 /// # Errors
 /// When no series is longer than the horizon, or libtorch fails.
-pub fn train(series: &[&[f64]], shape: Shape, params: &Params, progress: &mut dyn FnMut(u64, u64)) -> Result<nn::VarStore, String> {
+pub fn train(
+    series: &[&[f64]],
+    shape: Shape,
+    params: &Params,
+    progress: &mut dyn FnMut(u64, u64),
+) -> Result<(nn::VarStore, Vec<f64>), String> {
     let windows_all = windows(series, shape, params.history);
     if windows_all.is_empty() {
         return Err(format!("no series is longer than the horizon {}: nothing to train on", shape.horizon));
@@ -147,8 +153,10 @@ pub fn train(series: &[&[f64]], shape: Shape, params: &Params, progress: &mut dy
     let mut inputs = Vec::with_capacity(batch * lookback);
     let mut targets = Vec::with_capacity(batch * h);
     let mut step = 0u64;
+    let mut epoch_losses = Vec::with_capacity(params.epochs as usize);
     for _ in 0..params.epochs {
         rng.shuffle(&mut order);
+        let mut loss_sum = 0.0;
         for chunk in order.chunks(batch) {
             inputs.clear();
             targets.clear();
@@ -167,11 +175,13 @@ pub fn train(series: &[&[f64]], shape: Shape, params: &Params, progress: &mut dy
             let progress_share = step as f64 / total as f64;
             optimizer.set_lr(params.learning_rate * (0.05 + 0.95 * 0.5 * (1.0 + (std::f64::consts::PI * progress_share).cos())));
             optimizer.backward_step(&loss);
+            loss_sum += loss.double_value(&[]) * n as f64;
             step += 1;
             progress(step, total);
         }
+        epoch_losses.push(loss_sum / order.len() as f64);
     }
-    Ok(vs)
+    Ok((vs, epoch_losses))
 }
 
 /// Forecasts `horizon` ≤ `net`'s horizon steps for each (non-empty) series: per series the

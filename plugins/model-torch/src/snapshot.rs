@@ -1,6 +1,8 @@
 //! Snapshot bytes: magic `AGTM`, format version, task name, season length, the network
-//! [`Shape`], the quantile levels, then every weight tensor by name (sorted) as little-endian
-//! `f32`s. All integers are little-endian `u32` (`u64` for tensor lengths).
+//! [`Shape`], the quantile levels, (from format 2) the training params as JSON text and the mean
+//! training loss of each epoch as `f64`s, then every weight tensor by name (sorted) as
+//! little-endian `f32`s. All integers are little-endian `u32` (`u64` for tensor lengths).
+//! Format 1 snapshots (no params, no losses) still load.
 
 use std::collections::HashMap;
 
@@ -9,7 +11,7 @@ use tch::Tensor;
 use crate::nbeats::{Shape, QUANTILES};
 
 const MAGIC: &[u8; 4] = b"AGTM";
-const VERSION: u32 = 1;
+const VERSION: u32 = 2;
 
 /// What a snapshot holds besides the weights.
 #[derive(Clone, Debug, PartialEq)]
@@ -20,6 +22,10 @@ pub struct Header {
     pub season_length: u32,
     /// The network's shape.
     pub shape: Shape,
+    /// The training params as JSON text (empty in a format 1 snapshot).
+    pub params: String,
+    /// Mean training loss (pinball, on scaled windows) of each epoch (empty in format 1).
+    pub training_loss: Vec<f64>,
 }
 
 fn put_u32(out: &mut Vec<u8>, value: usize) {
@@ -44,6 +50,9 @@ pub fn encode(header: &Header, weights: &HashMap<String, Tensor>) -> Result<Vec<
     }
     put_u32(&mut out, QUANTILES.len());
     QUANTILES.iter().for_each(|q| out.extend_from_slice(&q.to_le_bytes()));
+    put_str(&mut out, &header.params);
+    put_u32(&mut out, header.training_loss.len());
+    header.training_loss.iter().for_each(|loss| out.extend_from_slice(&loss.to_le_bytes()));
     let mut names: Vec<&String> = weights.keys().collect();
     names.sort();
     put_u32(&mut out, names.len());
@@ -77,6 +86,10 @@ impl<'a> Reader<'a> {
         usize::try_from(u64::from_le_bytes(self.take(8)?.try_into().unwrap())).map_err(|_| "snapshot length out of range".to_string())
     }
 
+    fn f64s(&mut self, count: usize) -> Result<Vec<f64>, String> {
+        (0..count).map(|_| self.take(8).map(|b| f64::from_le_bytes(b.try_into().unwrap()))).collect()
+    }
+
     fn string(&mut self) -> Result<String, String> {
         let len = self.u32()?;
         String::from_utf8(self.take(len)?.to_vec()).map_err(|_| "snapshot holds a name that is not UTF-8".to_string())
@@ -90,8 +103,8 @@ pub fn decode(bytes: &[u8]) -> Result<(Header, HashMap<String, Vec<f32>>), Strin
         return Err("not a model-torch snapshot (bad magic)".to_string());
     }
     let version = reader.u32()?;
-    if version != VERSION as usize {
-        return Err(format!("model-torch snapshot format {version}, this plugin reads {VERSION}"));
+    if version == 0 || version > VERSION as usize {
+        return Err(format!("model-torch snapshot format {version}, this plugin reads 1 to {VERSION}"));
     }
     let task = reader.string()?;
     let season_length = reader.u32()? as u32;
@@ -104,11 +117,17 @@ pub fn decode(bytes: &[u8]) -> Result<(Header, HashMap<String, Vec<f32>>), Strin
         return Err("snapshot has a zero network dimension".to_string());
     }
     let levels = reader.u32()?;
-    let stored: Vec<f64> =
-        (0..levels).map(|_| reader.take(8).map(|b| f64::from_le_bytes(b.try_into().unwrap()))).collect::<Result<_, _>>()?;
+    let stored = reader.f64s(levels)?;
     if stored != QUANTILES {
         return Err(format!("snapshot forecasts quantiles {stored:?}, this plugin {QUANTILES:?}"));
     }
+    let (params, training_loss) = if version >= 2 {
+        let params = reader.string()?;
+        let epochs = reader.u32()?;
+        (params, reader.f64s(epochs)?)
+    } else {
+        (String::new(), Vec::new())
+    };
     let count = reader.u32()?;
     let mut weights = HashMap::with_capacity(count);
     for _ in 0..count {
@@ -120,5 +139,46 @@ pub fn decode(bytes: &[u8]) -> Result<(Header, HashMap<String, Vec<f32>>), Strin
     if reader.at != bytes.len() {
         return Err(format!("{} trailing bytes after the snapshot", bytes.len() - reader.at));
     }
-    Ok((Header { task, season_length, shape: Shape { lookback, horizon, width, layers, blocks } }, weights))
+    Ok((Header { task, season_length, shape: Shape { lookback, horizon, width, layers, blocks }, params, training_loss }, weights))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn header() -> Header {
+        Header {
+            task: "forecast.nbeats".into(),
+            season_length: 52,
+            shape: Shape { lookback: 4, horizon: 2, width: 3, layers: 1, blocks: 1 },
+            params: r#"{"epochs":2}"#.into(),
+            training_loss: vec![0.5, 0.25],
+        }
+    }
+
+    #[test]
+    fn a_snapshot_round_trips_with_its_params_and_losses() {
+        let weights = HashMap::from([("w".to_string(), Tensor::from_slice(&[1.0f32, -2.0, 3.5]))]);
+        let bytes = encode(&header(), &weights).unwrap();
+        let (decoded, values) = decode(&bytes).unwrap();
+        assert_eq!(decoded, header());
+        assert_eq!(values["w"], [1.0, -2.0, 3.5]);
+        assert!(decode(&bytes[..bytes.len() - 1]).unwrap_err().contains("truncated"));
+    }
+
+    #[test]
+    fn a_format_1_snapshot_still_loads_without_params_or_losses() {
+        let bytes = encode(&header(), &HashMap::new()).unwrap();
+        // Format 1 is format 2 less the params string and the loss list.
+        let params_at = 4 + 4 + (4 + 15) + 4 + 5 * 4 + 4 + 5 * 8;
+        let params_len = 4 + header().params.len() + 4 + 2 * 8;
+        let mut old = bytes[..params_at].to_vec();
+        old.extend_from_slice(&bytes[params_at + params_len..]);
+        old[4..8].copy_from_slice(&1u32.to_le_bytes());
+        let (decoded, _) = decode(&old).unwrap();
+        assert_eq!((decoded.params.as_str(), decoded.training_loss.len()), ("", 0));
+        assert_eq!(decoded.shape, header().shape);
+        old[4..8].copy_from_slice(&3u32.to_le_bytes());
+        assert!(decode(&old).unwrap_err().contains("format 3"));
+    }
 }

@@ -1,5 +1,5 @@
 //! Models: the served recommender (blend weights, fit times, validation metrics), the QA
-//! router's training-loss curve, the forecast models, and every `agora eval` run with its
+//! router's training-loss curve, the forecast models with the deep ones' loss curves, and every `agora eval` run with its
 //! results beside the published numbers it printed.
 
 use std::fmt::Write;
@@ -131,6 +131,15 @@ fn forecasters(node: &Node, body: &mut String) {
         .collect();
     let _ = write!(body, "<p>Refreshed {} on data version <code>{}</code>.</p>", esc(&time(set.generated_at)), esc(&set.data_version));
     body.push_str(&table("Forecast models", &["Granularity", "Model", "Plugin version", "Horizon", "Series modelled", "Fit s", "Fitted parameters"], &rows));
+    let classes = ["series-a", "series-b", "series-c", "series-d"];
+    for (granularity, model) in &set.models {
+        for (index, (member, losses)) in model.training_loss.iter().enumerate() {
+            let points = losses.iter().enumerate().map(|(epoch, loss)| ((epoch + 1) as f64, *loss)).collect();
+            let title = format!("{member} training loss, {} series (mean per epoch)", format!("{granularity:?}").to_lowercase());
+            let line = Line { name: member, points, class: classes[index % classes.len()] };
+            body.push_str(&Chart { title: &title, x_label: "epoch", y_label: "loss", lines: vec![line], bands: Vec::new(), x_ticks: Vec::new() }.render());
+        }
+    }
 }
 
 fn eval_runs(node: &Node, body: &mut String) {
