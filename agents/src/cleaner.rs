@@ -282,17 +282,18 @@ impl Cleaner {
             return Ok(None);
         }
         let entities = resolution::items_as_entities(self.store.as_ref())?;
+        let torch = self.host.as_deref().map(|host| TorchMatcherSource { host, minilm_dir: &self.minilm_dir });
         let matcher = match &self.matcher {
             Some(matcher) => matcher.clone(),
             None => {
                 let feedback = resolution::load_feedback(self.store.as_ref())?;
-                let torch = self.host.as_deref().map(|host| TorchMatcherSource { host, minilm_dir: &self.minilm_dir });
                 let trained = Arc::new(resolution::train(&self.resolve, &entities, &feedback, torch)?);
                 self.matcher = Some(trained.clone());
                 trained
             }
         };
-        let summary = resolution::run(self.store.as_ref(), &self.resolve, &matcher, &entities)?;
+        let embeddings = resolution::embeddings(&self.resolve, &entities, torch.as_ref())?;
+        let summary = resolution::run(self.store.as_ref(), &self.resolve, &matcher, &entities, embeddings.as_deref())?;
         tracing::info!(items = summary.items, matches = summary.matches, merged = summary.merged, "resolved items into golden records");
         Ok(Some(summary))
     }

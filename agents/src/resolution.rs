@@ -17,7 +17,9 @@ use agora_resolve::golden::GoldenRecord;
 use agora_resolve::logistic::LogisticOptions;
 use agora_resolve::matcher::{best_threshold, MatcherOptions, Scores};
 use agora_resolve::pipeline::{self, PairScorer, TrainedMatcher};
+use agora_qa::embed::Embedder;
 use agora_resolve::record::field;
+use agora_resolve::text::trigram_vector;
 use agora_resolve::{generate, Entity};
 use serde::{Deserialize, Serialize};
 
@@ -207,6 +209,7 @@ impl Matchers {
 }
 
 /// Where the torch matcher comes from: the plugin host and the MiniLM folder it reads.
+#[derive(Clone, Copy)]
 pub struct TorchMatcherSource<'a> {
     pub host: &'a PluginHost,
     pub minilm_dir: &'a Path,
@@ -259,12 +262,42 @@ pub fn train(config: &ResolveConfig, entities: &[Entity], feedback: &Feedback, t
 /// The torch plugin's matcher task.
 pub const TORCH_MATCH_TASK: &str = "match.mlp";
 
-/// Resolves the stored items with `trained` and replaces the stored golden records and match
-/// decisions.
+/// Dimensions of the hashed-trigram vectors of `resolve.embeddings = "trigram"`.
+const TRIGRAM_DIMS: usize = 64;
+
+/// Each entity's vector for nearest-neighbour blocking, as `resolve.embeddings` says (`None` for
+/// `none`), computed from [`Entity::match_text`].
+///
+/// # Errors
+/// `minilm` without the torch plugin or the MiniLM folder, or a failing encoder.
+pub fn embeddings(config: &ResolveConfig, entities: &[Entity], torch: Option<&TorchMatcherSource<'_>>) -> Result<Option<Vec<Vec<f32>>>, AgentError> {
+    let texts = || entities.iter().map(Entity::match_text);
+    match config.embeddings.as_str() {
+        "none" => Ok(None),
+        "minilm" => {
+            let torch = torch.ok_or_else(|| AgentError::Config("resolve.embeddings = \"minilm\" needs the plugin host".into()))?;
+            let model_dir = agora_qa::embed::minilm_dir(torch.minilm_dir).ok_or_else(|| {
+                AgentError::Config("resolve.embeddings = \"minilm\": no all-MiniLM-L6-v2 folder (set qa.minilm_dir or run scripts/setup-torch.sh)".into())
+            })?;
+            let encoder = agora_qa::embed::minilm(torch.host, &model_dir)?;
+            Ok(Some(encoder.embed(&texts().collect::<Vec<_>>())?))
+        }
+        _ => Ok(Some(texts().map(|text| trigram_vector(&text, TRIGRAM_DIMS)).collect())),
+    }
+}
+
+/// Resolves the stored items with `trained` (blocking also on `embeddings`, one per entity, when
+/// given) and replaces the stored golden records and match decisions.
 ///
 /// # Errors
 /// The store failed.
-pub fn run(store: &dyn Store, config: &ResolveConfig, matchers: &Matchers, entities: &[Entity]) -> Result<ResolveSummary, AgentError> {
+pub fn run(
+    store: &dyn Store,
+    config: &ResolveConfig,
+    matchers: &Matchers,
+    entities: &[Entity],
+    embeddings: Option<&[Vec<f32>]>,
+) -> Result<ResolveSummary, AgentError> {
     let trained = &matchers.trained;
     let feedback = load_feedback(store)?;
     let settings = pipeline::ResolveConfig {
@@ -272,7 +305,7 @@ pub fn run(store: &dyn Store, config: &ResolveConfig, matchers: &Matchers, entit
         cluster: config.cluster.clone(),
         survivorship: config.survivorship.clone(),
     };
-    let resolution = pipeline::resolve(entities, None, trained, matchers.scorer(), &feedback, &settings)?;
+    let resolution = pipeline::resolve(entities, embeddings, trained, matchers.scorer(), &feedback, &settings)?;
     let mut golden = BTreeMap::new();
     for record in &resolution.golden {
         golden.insert(record.id.clone(), to_json(&StoredGolden { version: RESOLUTION_FORMAT, record: record.clone() }));
@@ -305,4 +338,23 @@ pub fn run(store: &dyn Store, config: &ResolveConfig, matchers: &Matchers, entit
 /// and maps, which always serialise).
 fn to_json<T: Serialize>(value: &T) -> Vec<u8> {
     serde_json::to_vec(value).expect("golden records and decisions serialise to JSON")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn blocking_vectors_follow_resolve_embeddings() {
+        let entities = [Entity::new("a", "1", 0).with(field::TITLE, "Sony Bravia 40"), Entity::new("b", "2", 0).with(field::TITLE, "sony bravia 40in")];
+        let mut config = ResolveConfig::default();
+        let vectors = embeddings(&config, &entities, None).unwrap().expect("trigram vectors by default");
+        assert_eq!((vectors.len(), vectors[0].len()), (2, TRIGRAM_DIMS));
+        let cosine: f32 = vectors[0].iter().zip(&vectors[1]).map(|(x, y)| x * y).sum();
+        assert!(cosine > 0.5, "near-identical titles are near neighbours: {cosine}");
+        config.embeddings = "none".into();
+        assert!(embeddings(&config, &entities, None).unwrap().is_none());
+        config.embeddings = "minilm".into();
+        assert!(embeddings(&config, &entities, None).unwrap_err().to_string().contains("needs the plugin host"));
+    }
 }

@@ -135,8 +135,8 @@ pub fn evidence(trained: &TrainedMatcher, a: &Entity, b: &Entity) -> Vec<(&'stat
     FEATURE_NAMES.iter().copied().zip(values).collect()
 }
 
-/// Resolves `entities` (with one embedding each, when given): `trained`'s features of each
-/// candidate pair, scored by `scorer` (often `trained` itself). Operator `feedback` overrides the
+/// Resolves `entities` (with one embedding each for nearest-neighbour blocking, when given):
+/// `trained`'s features of each candidate pair, scored by `scorer` (often `trained` itself). Operator `feedback` overrides the
 /// matcher: an accepted pair is a match (score 1) even when blocking missed it, a rejected one
 /// is a cannot-link.
 ///
@@ -164,11 +164,8 @@ pub fn resolve(
     }
     candidates.pairs.sort_unstable();
     candidates.pairs.dedup();
-    let prepared: Vec<Prepared> = entities
-        .iter()
-        .enumerate()
-        .map(|(index, entity)| trained.extractor.prepare(entity, embeddings.map(|all| all[index].clone())))
-        .collect();
+    // The matchers train on features without embeddings, so the pairs are scored without them too.
+    let prepared: Vec<Prepared> = entities.iter().map(|entity| trained.extractor.prepare(entity, None)).collect();
     let mut decisions = Vec::with_capacity(candidates.pairs.len());
     let mut to_score = Vec::new();
     for &(a, b) in &candidates.pairs {

@@ -58,8 +58,9 @@ async fn ingestion_with_resolve_enabled_merges_a_second_catalogue_into_golden_re
     resolve_two_catalogues(41, |_| {}).await;
 }
 
-/// The same with the torch plugin's `match.mlp` as the Clean agent's matcher (skipped, or failed
-/// under AGORA_REQUIRE_OPTIONAL, when the plugin is not built).
+/// The same with the torch plugin's `match.mlp` as the Clean agent's matcher and its MiniLM
+/// vectors for nearest-neighbour blocking (skipped, or failed under AGORA_REQUIRE_OPTIONAL, when
+/// the plugin is not built).
 #[actix_rt::test]
 async fn the_torch_matcher_resolves_the_catalogues_in_the_clean_agent() {
     let dir = crate::common::root().join("plugins/model-torch/target/release");
@@ -70,6 +71,7 @@ async fn the_torch_matcher_resolves_the_catalogues_in_the_clean_agent() {
     }
     resolve_two_catalogues(42, |config| {
         config.resolve.matcher = "torch".into();
+        config.resolve.embeddings = "minilm".into();
         config.plugins.dirs.push(dir);
     })
     .await;

@@ -25,6 +25,11 @@ pub struct ResolveConfig {
     /// accepted and rejected matches are added either way.
     #[serde(default)]
     pub training: Option<PathBuf>,
+    /// The vectors nearest-neighbour blocking compares: `trigram` (hashed character trigrams of
+    /// title, brand and model number; pure Rust), `minilm` (the torch plugin's all-MiniLM-L6-v2
+    /// sentence vectors of the same text) or `none` (no nearest-neighbour blocking).
+    #[serde(default = "default_embeddings")]
+    pub embeddings: String,
     #[serde(default)]
     pub blocking: BlockingConfig,
     #[serde(default)]
@@ -38,12 +43,17 @@ fn default_matcher() -> String {
     "gbt".into()
 }
 
+fn default_embeddings() -> String {
+    "trigram".into()
+}
+
 impl Default for ResolveConfig {
     fn default() -> Self {
         Self {
             enabled: false,
             matcher: default_matcher(),
             training: None,
+            embeddings: default_embeddings(),
             blocking: BlockingConfig::default(),
             cluster: ClusterOptions::default(),
             survivorship: SurvivorshipConfig::default(),
@@ -56,6 +66,9 @@ impl ResolveConfig {
     pub(crate) fn validate(&self, problems: &mut Vec<String>) {
         if !matches!(self.matcher.as_str(), "gbt" | "logistic" | "torch") {
             problems.push(format!("resolve.matcher: unknown matcher {:?}; valid: gbt, logistic, torch", self.matcher));
+        }
+        if !matches!(self.embeddings.as_str(), "trigram" | "minilm" | "none") {
+            problems.push(format!("resolve.embeddings: unknown embeddings {:?}; valid: trigram, minilm, none", self.embeddings));
         }
         if let Err(err) = self.blocking.validate("resolve.blocking") {
             problems.push(err.to_string());
@@ -72,9 +85,10 @@ mod tests {
 
     #[test]
     fn bad_resolve_settings_are_named_by_key() {
-        let text = "[resolve]\nmatcher = \"svm\"\n[resolve.survivorship.fields.price]\nrule = \"prefer_source\"\n";
+        let text = "[resolve]\nmatcher = \"svm\"\nembeddings = \"bert\"\n[resolve.survivorship.fields.price]\nrule = \"prefer_source\"\n";
         let err = AgoraConfig::from_toml_str(text).unwrap_err().to_string();
         assert!(err.contains("resolve.matcher") && err.contains("gbt, logistic, torch"), "{err}");
+        assert!(err.contains("resolve.embeddings") && err.contains("trigram, minilm, none"), "{err}");
         assert!(err.contains("resolve.survivorship.fields.price.sources"), "{err}");
         let typo = AgoraConfig::from_toml_str("[resolve.blocking]\nwindow = 3\n").unwrap_err().to_string();
         assert!(typo.contains("resolve.blocking") && typo.contains("window"), "{typo}");

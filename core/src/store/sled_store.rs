@@ -143,6 +143,7 @@ impl Store for SledStore {
             write.insert(key(prefix::CHECKPOINT, source.as_bytes()), checkpoint);
         }
         // One batch on one tree: sled applies it atomically, also across a crash.
+        let _gate = write_gate();
         self.ingest.apply_batch(write)?;
         Ok(report)
     }
@@ -175,6 +176,7 @@ impl Store for SledStore {
 
     fn record_replay(&self, source: &str, seq: u64, replay: &Replay) -> Result<(), CoreError> {
         self.replays.insert(quarantine_key(source, Some(seq)), encode(replay)?)?;
+        let _gate = write_gate();
         self.replays.flush()?;
         Ok(())
     }
@@ -209,12 +211,12 @@ impl Store for SledStore {
         for (key, fields) in flags {
             batch.insert(key.as_slice(), encode(fields)?);
         }
-        self.outlier_flags.apply_batch(batch)?;
+        write_gate_apply(&self.outlier_flags, batch)?;
         let mut batch = sled::Batch::default();
         for (source, fields) in counts {
             batch.insert(source.as_bytes(), encode(fields)?);
         }
-        self.outlier_counts.apply_batch(batch)?;
+        write_gate_apply(&self.outlier_counts, batch)?;
         Ok(())
     }
 
@@ -275,6 +277,7 @@ impl Store for SledStore {
         let mut key = run.at.to_be_bytes().to_vec();
         key.extend_from_slice(&self.db.generate_id()?.to_be_bytes());
         self.eval_runs.insert(key, encode(run)?)?;
+        let _gate = write_gate();
         self.eval_runs.flush()?;
         Ok(())
     }
@@ -285,6 +288,7 @@ impl Store for SledStore {
 
     fn save_model(&self, name: &str, snapshot: &[u8]) -> Result<(), CoreError> {
         self.models.insert(name.as_bytes(), snapshot)?;
+        let _gate = write_gate();
         self.models.flush()?;
         Ok(())
     }
@@ -308,6 +312,7 @@ impl Store for SledStore {
         for (key, value) in fresh {
             write.insert(key, value);
         }
+        let _gate = write_gate();
         self.resolution.apply_batch(write)?;
         self.resolution.flush()?;
         Ok(())
@@ -323,6 +328,7 @@ impl Store for SledStore {
 
     fn set_identity_override(&self, session: &str, decision: &Override) -> Result<(), CoreError> {
         self.identity.insert(session.as_bytes(), encode(decision)?)?;
+        let _gate = write_gate();
         self.identity.flush()?;
         Ok(())
     }
@@ -335,8 +341,35 @@ impl Store for SledStore {
     }
 
     fn flush(&self) -> Result<(), CoreError> {
+        let _gate = write_gate();
         self.db.flush()?;
         Ok(())
+    }
+}
+
+/// Serialises sled's batch writes and flushes across every store of the process. sled 0.34 guards
+/// `apply_batch` with a process-wide write lock, and a flush holds that lock's read side while it
+/// waits for the log flusher, which needs the read side too: a batch applied while another thread
+/// (of any store) flushes can deadlock all three. Taking this gate around both avoids that.
+fn write_gate() -> std::sync::MutexGuard<'static, ()> {
+    static GATE: Mutex<()> = Mutex::new(());
+    GATE.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+/// `tree.apply_batch(batch)` behind [`write_gate`].
+fn write_gate_apply(tree: &sled::Tree, batch: sled::Batch) -> Result<(), CoreError> {
+    let _gate = write_gate();
+    Ok(tree.apply_batch(batch)?)
+}
+
+impl Drop for SledStore {
+    /// Flushes behind [`write_gate`], so the flushes sled makes as its trees close find nothing
+    /// left to wait for.
+    fn drop(&mut self) {
+        let _gate = write_gate();
+        if let Err(err) = self.db.flush() {
+            tracing::warn!(error = %err, "flushing the store on close failed");
+        }
     }
 }
 
