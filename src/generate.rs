@@ -228,7 +228,7 @@ fn write_events(path: &Path, rng: &mut StdRng, size: ShopSize) -> std::io::Resul
     let mut out = BufWriter::new(File::create(path)?);
     let mut expected = Expected::default();
     let start_ms: i64 = 1_704_067_200_000; // 2024-01-01T00:00:00Z
-    // The last accepted line and its absent fields (a duplicate of it misses the same ones).
+                                           // The last accepted line and its absent fields (a duplicate of it misses the same ones).
     let mut previous: Option<(String, Vec<&str>)> = None;
     // Events come in visits (bursts of 1-5 events by one user on one item: view, view or click,
     // cart, purchase, view), spread over a year. Slots are at least a minute apart and events

@@ -10,17 +10,17 @@
 use std::collections::{BTreeMap, HashMap};
 use std::future::Future;
 use std::panic::{catch_unwind, AssertUnwindSafe};
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
 use actix::{Actor, Addr, Handler, Message, Recipient, SyncArbiter, SyncContext};
 use agora_core::clean::{find_outliers, SourceRules, OUTLIER_FIELDS};
 use agora_core::config::{AgoraConfig, OutlierMethod, ResolveConfig};
+use agora_core::plugin::PluginHost;
 use agora_core::quality::{OutlierCounts, SourceStats};
 use agora_core::record::{EventKind, Record};
 use agora_core::store::{CommitBatch, CommitReport, Store};
-use agora_core::plugin::PluginHost;
 
 use crate::error::AgentError;
 use crate::forecaster::NewSales;

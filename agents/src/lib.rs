@@ -27,4 +27,7 @@ pub use ingestor::Ingestor;
 pub use recommender::{NewInteractions, Recommender, RecommenderHandle, Retrain};
 pub use responder::{Answered, RefreshKnowledge, Responder, ResponderHandle};
 pub use state::{AgentState, AgentStatus, GetState};
-pub use supervisor::{AgentEvent, GetPipelineState, PipelineState, PushBatch, ReplayQuarantined, ResolveNow, SetPaused, Shutdown, Supervisor, WaitForCompletion};
+pub use supervisor::{
+    AgentEvent, GetPipelineState, PipelineState, PushBatch, ReplayQuarantined, ResolveNow, SetPaused, Shutdown, Supervisor,
+    WaitForCompletion,
+};

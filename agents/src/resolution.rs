@@ -10,16 +10,15 @@ use agora_core::config::ResolveConfig;
 use agora_core::plugin::{LoadedModel, ModelPlugin, PluginHost};
 use agora_core::record::{Record, RecordKind};
 use agora_core::store::Store;
+use agora_qa::embed::Embedder;
 use agora_resolve::ditto::{self, LabelledPair};
 use agora_resolve::feedback::{Feedback, Verdict};
 use agora_resolve::gbt::GbtOptions;
 use agora_resolve::golden::GoldenRecord;
 use agora_resolve::logistic::LogisticOptions;
 use agora_resolve::matcher::{best_threshold, MatcherOptions, Scores};
-use agora_resolve::pipeline::{self, PairScorer, TrainedMatcher};
-use agora_qa::embed::Embedder;
+use agora_resolve::pipeline::{self, PairScorer, TrainedMatcher, Vectors};
 use agora_resolve::record::field;
-use agora_resolve::text::trigram_vector;
 use agora_resolve::{generate, Entity};
 use serde::{Deserialize, Serialize};
 
@@ -170,7 +169,8 @@ impl PluginMatcher {
         let model = plugin.load(task, &snapshot)?;
         let description = serde_json::from_slice(&model.infer(br#"{"op":"describe"}"#)?).unwrap_or(serde_json::Value::Null);
         let mut matcher = Self { model, threshold: 0.5, description };
-        let rows: Vec<(&Entity, &Entity, Vec<f64>)> = valid.0.iter().zip(valid.1).map(|(pair, row)| (&pair.left, &pair.right, row.clone())).collect();
+        let rows: Vec<(&Entity, &Entity, Vec<f64>)> =
+            valid.0.iter().zip(valid.1).map(|(pair, row)| (&pair.left, &pair.right, row.clone())).collect();
         let scores = matcher.score_pairs(&rows).map_err(AgentError::Config)?;
         let labels: Vec<bool> = valid.0.iter().map(|pair| pair.label).collect();
         let (threshold, valid_scores) = best_threshold(&scores, &labels);
@@ -182,7 +182,8 @@ impl PluginMatcher {
 impl PairScorer for PluginMatcher {
     fn score_pairs(&self, pairs: &[(&Entity, &Entity, Vec<f64>)]) -> Result<Vec<f64>, String> {
         let lines: Vec<serde_json::Value> = pairs.iter().map(|(a, b, features)| pair_line(a, b, features, None)).collect();
-        let answer = self.model.infer(serde_json::json!({ "op": "score", "pairs": lines }).to_string().as_bytes()).map_err(|err| err.to_string())?;
+        let answer =
+            self.model.infer(serde_json::json!({ "op": "score", "pairs": lines }).to_string().as_bytes()).map_err(|err| err.to_string())?;
         serde_json::from_slice(&answer).map_err(|err| format!("the matcher answered something other than scores: {err}"))
     }
 
@@ -223,7 +224,12 @@ pub struct TorchMatcherSource<'a> {
 /// # Errors
 /// An unreadable training file, training data of one class, or (torch) a missing plugin or
 /// MiniLM folder.
-pub fn train(config: &ResolveConfig, entities: &[Entity], feedback: &Feedback, torch: Option<TorchMatcherSource<'_>>) -> Result<Matchers, AgentError> {
+pub fn train(
+    config: &ResolveConfig,
+    entities: &[Entity],
+    feedback: &Feedback,
+    torch: Option<TorchMatcherSource<'_>>,
+) -> Result<Matchers, AgentError> {
     let mut pairs: Vec<LabelledPair> = match &config.training {
         Some(path) => {
             ditto::read(path, "left", "right").map_err(|err| AgentError::Config(format!("resolve.training: {}: {err}", path.display())))?
@@ -243,16 +249,25 @@ pub fn train(config: &ResolveConfig, entities: &[Entity], feedback: &Feedback, t
         "logistic" => MatcherOptions::Logistic(LogisticOptions::default()),
         _ => MatcherOptions::Gbt(GbtOptions::default()),
     };
-    let trained = TrainedMatcher::train(&train, &valid, &options)?;
+    // The embedding-cosine feature reads the same vectors blocking does.
+    let mut seen = std::collections::HashSet::new();
+    let records: Vec<Entity> =
+        train.iter().chain(&valid).flat_map(|pair| [&pair.left, &pair.right]).filter(|e| seen.insert(e.key())).cloned().collect();
+    let vectors: Option<Vectors> =
+        embeddings(config, &records, torch.as_ref())?.map(|vectors| records.iter().map(Entity::key).zip(vectors).collect());
+    let trained = TrainedMatcher::train(&train, &valid, &options, vectors.as_ref())?;
     if config.matcher != "torch" {
         return Ok(Matchers { trained, plugin: None });
     }
     let torch = torch.ok_or_else(|| AgentError::Config("resolve.matcher = \"torch\" needs the plugin host".into()))?;
-    let model_dir = agora_qa::embed::minilm_dir(torch.minilm_dir)
-        .ok_or_else(|| AgentError::Config("resolve.matcher = \"torch\": no all-MiniLM-L6-v2 folder (set qa.minilm_dir or run scripts/setup-torch.sh)".into()))?;
+    let model_dir = agora_qa::embed::minilm_dir(torch.minilm_dir).ok_or_else(|| {
+        AgentError::Config(
+            "resolve.matcher = \"torch\": no all-MiniLM-L6-v2 folder (set qa.minilm_dir or run scripts/setup-torch.sh)".into(),
+        )
+    })?;
     let plugin = torch.host.model("torch")?;
-    let (train_rows, _) = pipeline::feature_rows(&trained.extractor, &train);
-    let (valid_rows, _) = pipeline::feature_rows(&trained.extractor, &valid);
+    let (train_rows, _) = pipeline::feature_rows(&trained.extractor, &train, vectors.as_ref());
+    let (valid_rows, _) = pipeline::feature_rows(&trained.extractor, &valid, vectors.as_ref());
     let params = serde_json::json!({ "model_dir": model_dir });
     let (matcher, valid_scores) = PluginMatcher::fit(&plugin, TORCH_MATCH_TASK, &params, (&train, &train_rows), (&valid, &valid_rows))?;
     tracing::info!(valid_f1 = valid_scores.f1, threshold = matcher.threshold, "trained the torch entity matcher");
@@ -262,27 +277,29 @@ pub fn train(config: &ResolveConfig, entities: &[Entity], feedback: &Feedback, t
 /// The torch plugin's matcher task.
 pub const TORCH_MATCH_TASK: &str = "match.mlp";
 
-/// Dimensions of the hashed-trigram vectors of `resolve.embeddings = "trigram"`.
-const TRIGRAM_DIMS: usize = 64;
-
 /// Each entity's vector for nearest-neighbour blocking, as `resolve.embeddings` says (`None` for
 /// `none`), computed from [`Entity::match_text`].
 ///
 /// # Errors
 /// `minilm` without the torch plugin or the MiniLM folder, or a failing encoder.
-pub fn embeddings(config: &ResolveConfig, entities: &[Entity], torch: Option<&TorchMatcherSource<'_>>) -> Result<Option<Vec<Vec<f32>>>, AgentError> {
-    let texts = || entities.iter().map(Entity::match_text);
+pub fn embeddings(
+    config: &ResolveConfig,
+    entities: &[Entity],
+    torch: Option<&TorchMatcherSource<'_>>,
+) -> Result<Option<Vec<Vec<f32>>>, AgentError> {
     match config.embeddings.as_str() {
         "none" => Ok(None),
         "minilm" => {
             let torch = torch.ok_or_else(|| AgentError::Config("resolve.embeddings = \"minilm\" needs the plugin host".into()))?;
             let model_dir = agora_qa::embed::minilm_dir(torch.minilm_dir).ok_or_else(|| {
-                AgentError::Config("resolve.embeddings = \"minilm\": no all-MiniLM-L6-v2 folder (set qa.minilm_dir or run scripts/setup-torch.sh)".into())
+                AgentError::Config(
+                    "resolve.embeddings = \"minilm\": no all-MiniLM-L6-v2 folder (set qa.minilm_dir or run scripts/setup-torch.sh)".into(),
+                )
             })?;
             let encoder = agora_qa::embed::minilm(torch.host, &model_dir)?;
-            Ok(Some(encoder.embed(&texts().collect::<Vec<_>>())?))
+            Ok(Some(encoder.embed(&entities.iter().map(Entity::match_text).collect::<Vec<_>>())?))
         }
-        _ => Ok(Some(texts().map(|text| trigram_vector(&text, TRIGRAM_DIMS)).collect())),
+        _ => Ok(Some(entities.iter().map(Entity::trigram_embedding).collect())),
     }
 }
 
@@ -310,6 +327,7 @@ pub fn run(
     for record in &resolution.golden {
         golden.insert(record.id.clone(), to_json(&StoredGolden { version: RESOLUTION_FORMAT, record: record.clone() }));
     }
+    let vector = |index: u32| embeddings.map(|all| all[index as usize].as_slice());
     let mut decisions = BTreeMap::new();
     for decision in &resolution.decisions {
         let (a, b) = (&entities[decision.a as usize], &entities[decision.b as usize]);
@@ -319,7 +337,10 @@ pub fn run(
             b: b.key(),
             score: decision.score,
             accepted: decision.accepted,
-            evidence: pipeline::evidence(trained, a, b).into_iter().map(|(name, value)| (name.to_string(), value)).collect(),
+            evidence: pipeline::evidence(trained, (a, vector(decision.a)), (b, vector(decision.b)))
+                .into_iter()
+                .map(|(name, value)| (name.to_string(), value))
+                .collect(),
         };
         decisions.insert(format!("{}|{}", stored.a, stored.b), to_json(&stored));
     }
@@ -346,10 +367,13 @@ mod tests {
 
     #[test]
     fn blocking_vectors_follow_resolve_embeddings() {
-        let entities = [Entity::new("a", "1", 0).with(field::TITLE, "Sony Bravia 40"), Entity::new("b", "2", 0).with(field::TITLE, "sony bravia 40in")];
+        let entities = [
+            Entity::new("a", "1", 0).with(field::TITLE, "Sony Bravia 40"),
+            Entity::new("b", "2", 0).with(field::TITLE, "sony bravia 40in"),
+        ];
         let mut config = ResolveConfig::default();
         let vectors = embeddings(&config, &entities, None).unwrap().expect("trigram vectors by default");
-        assert_eq!((vectors.len(), vectors[0].len()), (2, TRIGRAM_DIMS));
+        assert_eq!((vectors.len(), vectors[0].len()), (2, agora_resolve::record::TRIGRAM_EMBEDDING_DIMS));
         let cosine: f32 = vectors[0].iter().zip(&vectors[1]).map(|(x, y)| x * y).sum();
         assert!(cosine > 0.5, "near-identical titles are near neighbours: {cosine}");
         config.embeddings = "none".into();

@@ -169,7 +169,11 @@ impl Responder {
             responder.building = false;
             match result {
                 Ok((engine, embedder)) => {
-                    tracing::info!(faq_entries = engine.info().faq_entries, router_examples = engine.info().router_examples, "qa engine rebuilt");
+                    tracing::info!(
+                        faq_entries = engine.info().faq_entries,
+                        router_examples = engine.info().router_examples,
+                        "qa engine rebuilt"
+                    );
                     responder.embedder = Some(embedder);
                     responder.handle.swap(engine);
                     Ok(())

@@ -42,46 +42,45 @@ impl ResolveConfig {
 pub struct TrainedMatcher {
     pub extractor: FeatureExtractor,
     pub matcher: Matcher,
+    /// Trained with record vectors (the embedding-cosine feature), so it needs them to score.
+    #[serde(default)]
+    pub uses_vectors: bool,
 }
 
-/// The feature rows and labels of labelled pairs.
-pub fn feature_rows(extractor: &FeatureExtractor, pairs: &[LabelledPair]) -> (Vec<Vec<f64>>, Vec<bool>) {
-    let rows =
-        pairs.iter().map(|pair| extractor.features(&extractor.prepare(&pair.left, None), &extractor.prepare(&pair.right, None))).collect();
+/// Records' vectors by [`Entity::key`], for the embedding-cosine feature.
+pub type Vectors = HashMap<String, Vec<f32>>;
+
+/// The feature rows and labels of labelled pairs (with the records' `vectors`, when given).
+pub fn feature_rows(extractor: &FeatureExtractor, pairs: &[LabelledPair], vectors: Option<&Vectors>) -> (Vec<Vec<f64>>, Vec<bool>) {
+    let prepare = |entity: &Entity| extractor.prepare(entity, vectors.and_then(|all| all.get(&entity.key()).cloned()));
+    let rows = pairs.iter().map(|pair| extractor.features(&prepare(&pair.left), &prepare(&pair.right))).collect();
     (rows, pairs.iter().map(|pair| pair.label).collect())
 }
 
 impl TrainedMatcher {
-    /// Fits the IDF weights on the training pairs' distinct records, trains on `train` and picks the
-    /// threshold on `valid`.
+    /// Fits the IDF weights on the training pairs' distinct records, trains on `train` (with the
+    /// records' `vectors`, when given) and picks the threshold on `valid`.
     ///
     /// # Errors
     /// Training data that cannot train a model.
-    pub fn train(train: &[LabelledPair], valid: &[LabelledPair], options: &MatcherOptions) -> Result<Self> {
+    pub fn train(train: &[LabelledPair], valid: &[LabelledPair], options: &MatcherOptions, vectors: Option<&Vectors>) -> Result<Self> {
+        let extractor = Self::extractor(train);
+        let (train_rows, train_labels) = feature_rows(&extractor, train, vectors);
+        let (valid_rows, valid_labels) = feature_rows(&extractor, valid, vectors);
+        let matcher = Matcher::train(options, (&train_rows, &train_labels), (&valid_rows, &valid_labels))?;
+        Ok(Self { extractor, matcher, uses_vectors: vectors.is_some() })
+    }
+
+    /// The feature extractor fitted on the distinct records of `train`.
+    pub fn extractor(train: &[LabelledPair]) -> FeatureExtractor {
         let mut seen = std::collections::HashSet::new();
-        let distinct = train.iter().flat_map(|pair| [&pair.left, &pair.right]).filter(|entity| seen.insert(entity.key()));
-        let extractor = FeatureExtractor::fit(distinct);
-        let (train_rows, train_labels) = feature_rows(&extractor, train);
-        let (valid_rows, valid_labels) = feature_rows(&extractor, valid);
-        Self::train_on_rows(extractor, (&train_rows, &train_labels), (&valid_rows, &valid_labels), options)
+        FeatureExtractor::fit(train.iter().flat_map(|pair| [&pair.left, &pair.right]).filter(|entity| seen.insert(entity.key())))
     }
 
-    /// Trains on precomputed rows.
-    ///
-    /// # Errors
-    /// Training data that cannot train a model.
-    pub fn train_on_rows(
-        extractor: FeatureExtractor,
-        train: (&[Vec<f64>], &[bool]),
-        valid: (&[Vec<f64>], &[bool]),
-        options: &MatcherOptions,
-    ) -> Result<Self> {
-        Ok(Self { matcher: Matcher::train(options, train, valid)?, extractor })
-    }
-
-    /// Precision, recall and F1 on labelled pairs.
-    pub fn evaluate(&self, pairs: &[LabelledPair]) -> Scores {
-        let (rows, labels) = feature_rows(&self.extractor, pairs);
+    /// Precision, recall and F1 on labelled pairs (whose records' `vectors` it needs when it was
+    /// trained with vectors).
+    pub fn evaluate(&self, pairs: &[LabelledPair], vectors: Option<&Vectors>) -> Scores {
+        let (rows, labels) = feature_rows(&self.extractor, pairs, vectors);
         self.matcher.evaluate(&rows, &labels)
     }
 }
@@ -129,9 +128,13 @@ pub struct Resolution {
     pub golden: Vec<GoldenRecord>,
 }
 
-/// The evidence for a pair: each feature's name and value.
-pub fn evidence(trained: &TrainedMatcher, a: &Entity, b: &Entity) -> Vec<(&'static str, f64)> {
-    let values = trained.extractor.features(&trained.extractor.prepare(a, None), &trained.extractor.prepare(b, None));
+/// The evidence for a pair (of records with these vectors, if the matcher uses them): each
+/// feature's name and value.
+pub fn evidence(trained: &TrainedMatcher, a: (&Entity, Option<&[f32]>), b: (&Entity, Option<&[f32]>)) -> Vec<(&'static str, f64)> {
+    let prepare = |(entity, vector): (&Entity, Option<&[f32]>)| {
+        trained.extractor.prepare(entity, vector.filter(|_| trained.uses_vectors).map(<[f32]>::to_vec))
+    };
+    let values = trained.extractor.features(&prepare(a), &prepare(b));
     FEATURE_NAMES.iter().copied().zip(values).collect()
 }
 
@@ -164,8 +167,13 @@ pub fn resolve(
     }
     candidates.pairs.sort_unstable();
     candidates.pairs.dedup();
-    // The matchers train on features without embeddings, so the pairs are scored without them too.
-    let prepared: Vec<Prepared> = entities.iter().map(|entity| trained.extractor.prepare(entity, None)).collect();
+    // Features as the matcher was trained: with the records' vectors or without.
+    if trained.uses_vectors && embeddings.is_none() {
+        return Err(ResolveError::Mismatch("the matcher was trained with record vectors (embedding cosine); pass them".into()));
+    }
+    let vector = |index: usize| embeddings.filter(|_| trained.uses_vectors).map(|all| all[index].clone());
+    let prepared: Vec<Prepared> =
+        entities.iter().enumerate().map(|(index, entity)| trained.extractor.prepare(entity, vector(index))).collect();
     let mut decisions = Vec::with_capacity(candidates.pairs.len());
     let mut to_score = Vec::new();
     for &(a, b) in &candidates.pairs {
@@ -178,7 +186,9 @@ pub fn resolve(
     }
     let rows: Vec<(&Entity, &Entity, Vec<f64>)> = to_score
         .iter()
-        .map(|&(a, b)| (&entities[a as usize], &entities[b as usize], trained.extractor.features(&prepared[a as usize], &prepared[b as usize])))
+        .map(|&(a, b)| {
+            (&entities[a as usize], &entities[b as usize], trained.extractor.features(&prepared[a as usize], &prepared[b as usize]))
+        })
         .collect();
     let scores = scorer.score_pairs(&rows).map_err(ResolveError::Scorer)?;
     if scores.len() != rows.len() {
@@ -224,9 +234,16 @@ mod tests {
             };
             let mut seen = std::collections::HashSet::new();
             let extractor = FeatureExtractor::fit(corpus.iter().flat_map(|p| [&p.left, &p.right]).filter(|e| seen.insert(e.key())));
-            let (tr, trl) = feature_rows(&extractor, &train);
-            let (va, val) = feature_rows(&extractor, &valid);
-            let (te, tel) = feature_rows(&extractor, &test);
+            // NO_VECTORS=1 leaves the embedding-cosine feature out.
+            let vectors: Vectors = [&train, &valid, &test]
+                .iter()
+                .flat_map(|pairs| pairs.iter().flat_map(|pair| [&pair.left, &pair.right]))
+                .map(|entity| (entity.key(), entity.trigram_embedding()))
+                .collect();
+            let vectors = Some(&vectors).filter(|_| std::env::var_os("NO_VECTORS").is_none());
+            let (tr, trl) = feature_rows(&extractor, &train, vectors);
+            let (va, val) = feature_rows(&extractor, &valid, vectors);
+            let (te, tel) = feature_rows(&extractor, &test, vectors);
             let mut all = vec![MatcherOptions::Logistic(LogisticOptions::default()), MatcherOptions::Gbt(GbtOptions::default())];
             if std::env::var_os("SWEEP").is_some() {
                 for (trees, depth, rate) in [(300, 4, 0.08), (300, 6, 0.05), (500, 4, 0.05), (200, 3, 0.1)] {
@@ -276,11 +293,13 @@ mod tests {
         for options in
             [MatcherOptions::Gbt(GbtOptions { trees: 120, ..GbtOptions::default() }), MatcherOptions::Logistic(LogisticOptions::default())]
         {
-            let trained = TrainedMatcher::train(train, valid, &options).unwrap();
+            let vectors: Vectors =
+                pairs.iter().flat_map(|pair| [&pair.left, &pair.right]).map(|e| (e.key(), e.trigram_embedding())).collect();
+            let trained = TrainedMatcher::train(train, valid, &options, Some(&vectors)).unwrap();
             let saved: TrainedMatcher = serde_json::from_str(&serde_json::to_string(&trained).unwrap()).unwrap();
-            assert_eq!(saved.evaluate(valid), trained.evaluate(valid), "a saved matcher scores the same");
+            assert_eq!(saved.evaluate(valid, Some(&vectors)), trained.evaluate(valid, Some(&vectors)), "a saved matcher scores the same");
             let fresh = generate::products(400, 0.8, 9);
-            let embeddings: Vec<Vec<f32>> = fresh.entities.iter().map(|e| crate::text::trigram_vector(e.title(), 64)).collect();
+            let embeddings: Vec<Vec<f32>> = fresh.entities.iter().map(Entity::trigram_embedding).collect();
             let config = ResolveConfig {
                 blocking: BlockingConfig { cross_source_only: true, ..BlockingConfig::default() },
                 ..ResolveConfig::default()
@@ -308,8 +327,15 @@ mod tests {
             let again = resolve(&fresh.entities, Some(&embeddings), &trained, &trained, &feedback, &config).unwrap();
             assert!(!again.clustering.clusters.iter().any(|m| m.contains(&a) && m.contains(&b)));
             assert!(again.decisions.iter().any(|d| (d.a, d.b) == (a, b) && !d.accepted && d.score == 0.0));
-            let why = evidence(&trained, &fresh.entities[a as usize], &fresh.entities[b as usize]);
+            let why = evidence(
+                &trained,
+                (&fresh.entities[a as usize], Some(&embeddings[a as usize])),
+                (&fresh.entities[b as usize], Some(&embeddings[b as usize])),
+            );
             assert_eq!(why.len(), FEATURE_NAMES.len());
+            assert!(why.iter().any(|&(name, value)| name == "embedding_missing" && value == 0.0), "the vectors are used: {why:?}");
+            let without = resolve(&fresh.entities, None, &trained, &trained, &feedback, &config).unwrap_err();
+            assert!(without.to_string().contains("trained with record vectors"), "{without}");
         }
     }
 }

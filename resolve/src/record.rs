@@ -5,6 +5,9 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
+/// Dimensions of [`Entity::trigram_embedding`].
+pub const TRIGRAM_EMBEDDING_DIMS: usize = 64;
+
 /// Well-known field names; any other name is allowed too.
 pub mod field {
     pub const TITLE: &str = "title";
@@ -61,9 +64,20 @@ impl Entity {
         self.get(field::TITLE).unwrap_or("")
     }
 
+    /// A cheap, deterministic vector of [`Entity::match_text`]: hashed character trigrams,
+    /// [`TRIGRAM_EMBEDDING_DIMS`] of them, unit length.
+    pub fn trigram_embedding(&self) -> Vec<f32> {
+        crate::text::trigram_vector(&self.match_text(), TRIGRAM_EMBEDDING_DIMS)
+    }
+
     /// What a text encoder reads for this record: its title, brand and model number.
     pub fn match_text(&self) -> String {
-        [field::TITLE, field::BRAND, field::MODEL].iter().filter_map(|name| self.get(name)).filter(|v| !v.is_empty()).collect::<Vec<_>>().join(" ")
+        [field::TITLE, field::BRAND, field::MODEL]
+            .iter()
+            .filter_map(|name| self.get(name))
+            .filter(|v| !v.is_empty())
+            .collect::<Vec<_>>()
+            .join(" ")
     }
 
     /// The price, when present and a positive number (currency signs and commas ignored).

@@ -139,7 +139,11 @@ pub fn forecast_all(
                 modelled_series: modelled.len(),
                 fit_seconds: started.elapsed().as_secs_f64(),
                 description,
-                training_loss: chosen.iter().zip(&fitted).filter_map(|(member, (model, _, _))| Some((member.name(), training_loss(model)?))).collect(),
+                training_loss: chosen
+                    .iter()
+                    .zip(&fitted)
+                    .filter_map(|(member, (model, _, _))| Some((member.name(), training_loss(model)?)))
+                    .collect(),
             },
         );
         let last = data.last_period(granularity).expect("series exist, so a last period does");

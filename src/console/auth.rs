@@ -237,8 +237,7 @@ mod tests {
     #[test]
     fn the_bearer_token_opens_the_json_api() {
         let sessions = sessions();
-        let bearer =
-            TestRequest::default().insert_header((header::AUTHORIZATION, "Bearer token-0123456789abcdef")).to_http_request();
+        let bearer = TestRequest::default().insert_header((header::AUTHORIZATION, "Bearer token-0123456789abcdef")).to_http_request();
         assert!(sessions.session_or_token(&bearer).is_ok());
         let wrong = TestRequest::default().insert_header((header::AUTHORIZATION, "Bearer nope")).to_http_request();
         assert!(sessions.session_or_token(&wrong).is_err());

@@ -42,7 +42,11 @@ const BOTTOM: f64 = 48.0;
 impl Chart<'_> {
     /// The chart as an inline `<figure>` with an SVG; an empty chart says so instead.
     pub fn render(&self) -> String {
-        let xs = self.lines.iter().flat_map(|line| line.points.iter().map(|p| p.0)).chain(self.bands.iter().flat_map(|b| b.points.iter().map(|p| p.0)));
+        let xs = self
+            .lines
+            .iter()
+            .flat_map(|line| line.points.iter().map(|p| p.0))
+            .chain(self.bands.iter().flat_map(|b| b.points.iter().map(|p| p.0)));
         let ys = self
             .lines
             .iter()
@@ -66,7 +70,12 @@ impl Chart<'_> {
             title = esc(self.title)
         );
         // Axes and y ticks.
-        let _ = write!(svg, r#"<line class="axis" x1="{LEFT}" y1="{b}" x2="{r}" y2="{b}"/><line class="axis" x1="{LEFT}" y1="{TOP}" x2="{LEFT}" y2="{b}"/>"#, b = HEIGHT - BOTTOM, r = WIDTH - RIGHT);
+        let _ = write!(
+            svg,
+            r#"<line class="axis" x1="{LEFT}" y1="{b}" x2="{r}" y2="{b}"/><line class="axis" x1="{LEFT}" y1="{TOP}" x2="{LEFT}" y2="{b}"/>"#,
+            b = HEIGHT - BOTTOM,
+            r = WIDTH - RIGHT
+        );
         for step in 0..=4 {
             let value = y0 + (y1 - y0) * f64::from(step) / 4.0;
             let y = sy(value);
@@ -86,18 +95,48 @@ impl Chart<'_> {
             self.x_ticks.iter().step_by(every).cloned().collect()
         };
         for (x, label) in ticks {
-            let _ = write!(svg, r#"<text class="tick" x="{:.1}" y="{}" text-anchor="middle">{}</text>"#, sx(x), HEIGHT - BOTTOM + 16.0, esc(&label));
+            let _ = write!(
+                svg,
+                r#"<text class="tick" x="{:.1}" y="{}" text-anchor="middle">{}</text>"#,
+                sx(x),
+                HEIGHT - BOTTOM + 16.0,
+                esc(&label)
+            );
         }
-        let _ = write!(svg, r#"<text class="axis-label" x="{}" y="{}" text-anchor="middle">{}</text>"#, (LEFT + WIDTH - RIGHT) / 2.0, HEIGHT - 8.0, esc(self.x_label));
-        let _ = write!(svg, r#"<text class="axis-label" x="14" y="{}" text-anchor="middle" transform="rotate(-90 14 {})">{}</text>"#, HEIGHT / 2.0, HEIGHT / 2.0, esc(self.y_label));
+        let _ = write!(
+            svg,
+            r#"<text class="axis-label" x="{}" y="{}" text-anchor="middle">{}</text>"#,
+            (LEFT + WIDTH - RIGHT) / 2.0,
+            HEIGHT - 8.0,
+            esc(self.x_label)
+        );
+        let _ = write!(
+            svg,
+            r#"<text class="axis-label" x="14" y="{}" text-anchor="middle" transform="rotate(-90 14 {})">{}</text>"#,
+            HEIGHT / 2.0,
+            HEIGHT / 2.0,
+            esc(self.y_label)
+        );
         for band in &self.bands {
             let upper = band.points.iter().map(|(x, _, hi)| format!("{:.1},{:.1}", sx(*x), sy(*hi)));
             let lower = band.points.iter().rev().map(|(x, lo, _)| format!("{:.1},{:.1}", sx(*x), sy(*lo)));
-            let _ = write!(svg, r#"<polygon class="band {}" points="{}"><title>{}</title></polygon>"#, band.class, upper.chain(lower).collect::<Vec<_>>().join(" "), esc(band.name));
+            let _ = write!(
+                svg,
+                r#"<polygon class="band {}" points="{}"><title>{}</title></polygon>"#,
+                band.class,
+                upper.chain(lower).collect::<Vec<_>>().join(" "),
+                esc(band.name)
+            );
         }
         for line in &self.lines {
             let points: Vec<String> = line.points.iter().map(|(x, y)| format!("{:.1},{:.1}", sx(*x), sy(*y))).collect();
-            let _ = write!(svg, r#"<polyline class="line {}" points="{}"><title>{}</title></polyline>"#, line.class, points.join(" "), esc(line.name));
+            let _ = write!(
+                svg,
+                r#"<polyline class="line {}" points="{}"><title>{}</title></polyline>"#,
+                line.class,
+                points.join(" "),
+                esc(line.name)
+            );
         }
         svg.push_str("</svg>");
         let legend: String = self
@@ -154,7 +193,10 @@ mod tests {
         assert!(svg.contains("<polyline") && svg.contains("<polygon") && svg.contains("Units &lt;sold&gt;"), "{svg}");
         assert!(svg.contains("95% interval") && svg.contains("history"));
         // Every plotted coordinate lies inside the view box.
-        let points = svg.split("points=\"").skip(1).flat_map(|rest| rest.split('"').next().unwrap().split(' ').map(str::to_string).collect::<Vec<_>>());
+        let points = svg
+            .split("points=\"")
+            .skip(1)
+            .flat_map(|rest| rest.split('"').next().unwrap().split(' ').map(str::to_string).collect::<Vec<_>>());
         for point in points {
             let (x, y) = point.split_once(',').unwrap();
             let (x, y): (f64, f64) = (x.parse().unwrap(), y.parse().unwrap());

@@ -61,15 +61,20 @@ pub fn html_response(html: String) -> HttpResponse {
 /// A 303 back to a console page with a message shown on it.
 pub fn redirect_with(path: &str, message: &str) -> HttpResponse {
     HttpResponse::SeeOther()
-        .insert_header((header::LOCATION, format!("/console/{path}{}flash={}", if path.contains('?') { '&' } else { '?' }, super::auth::url_encode(message))))
+        .insert_header((
+            header::LOCATION,
+            format!("/console/{path}{}flash={}", if path.contains('?') { '&' } else { '?' }, super::auth::url_encode(message)),
+        ))
         .finish()
 }
 
 /// A table with a caption; cells are HTML already.
 pub fn table(caption: &str, headers: &[&str], rows: &[Vec<String>]) -> String {
     let head: String = headers.iter().map(|name| format!(r#"<th scope="col">{}</th>"#, esc(name))).collect();
-    let body: String = rows.iter().map(|row| format!("<tr>{}</tr>", row.iter().map(|cell| format!("<td>{cell}</td>")).collect::<String>())).collect();
-    let empty = if rows.is_empty() { format!(r#"<tr><td colspan="{}" class="empty">nothing yet</td></tr>"#, headers.len()) } else { String::new() };
+    let body: String =
+        rows.iter().map(|row| format!("<tr>{}</tr>", row.iter().map(|cell| format!("<td>{cell}</td>")).collect::<String>())).collect();
+    let empty =
+        if rows.is_empty() { format!(r#"<tr><td colspan="{}" class="empty">nothing yet</td></tr>"#, headers.len()) } else { String::new() };
     format!(r#"<table><caption>{}</caption><thead><tr>{head}</tr></thead><tbody>{body}{empty}</tbody></table>"#, esc(caption))
 }
 

@@ -124,8 +124,13 @@ fn asset(content_type: &str, body: &'static str) -> HttpResponse {
 }
 
 async fn not_found(Admin(session): Admin) -> HttpResponse {
-    let mut response =
-        layout::shell("", "Not found", None, &session.csrf, r#"<p>No console page here. <a href="/console/overview">Go to the overview</a>.</p>"#);
+    let mut response = layout::shell(
+        "",
+        "Not found",
+        None,
+        &session.csrf,
+        r#"<p>No console page here. <a href="/console/overview">Go to the overview</a>.</p>"#,
+    );
     *response.status_mut() = StatusCode::NOT_FOUND;
     response
 }

@@ -9,18 +9,19 @@
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
+use agora_agents::resolution::{PluginMatcher, TORCH_MATCH_TASK};
 use agora_core::config::AgoraConfig;
-use agora_resolve::ditto::{self, LabelledPair};
-use agora_resolve::features::{FeatureExtractor, FEATURE_COUNT};
-use agora_resolve::gbt::GbtOptions;
-use agora_resolve::logistic::LogisticOptions;
 use agora_core::plugin::PluginHost;
 use agora_qa::embed::minilm_dir;
-use agora_agents::resolution::{PluginMatcher, TORCH_MATCH_TASK};
+use agora_resolve::ditto::{self, LabelledPair};
+use agora_resolve::features::FEATURE_COUNT;
+use agora_resolve::gbt::GbtOptions;
+use agora_resolve::logistic::LogisticOptions;
 use agora_resolve::matcher::{Matcher, MatcherOptions, Scores};
 use agora_resolve::pipeline::PairScorer;
+use agora_resolve::pipeline::{feature_rows, TrainedMatcher, Vectors};
+use agora_resolve::record::TRIGRAM_EMBEDDING_DIMS;
 use agora_resolve::Entity;
-use agora_resolve::pipeline::feature_rows;
 use anyhow::{bail, Context};
 use serde_json::json;
 
@@ -77,11 +78,16 @@ pub fn run(data: &Path, dataset: &str, torch_params: Option<&str>, json_out: boo
     let (train, valid, test) = (read("train")?, read("valid")?, read("test")?);
 
     let started = Instant::now();
-    let mut seen = std::collections::HashSet::new();
-    let extractor = FeatureExtractor::fit(train.iter().flat_map(|pair| [&pair.left, &pair.right]).filter(|e| seen.insert(e.key())));
-    let (train_rows, train_labels) = feature_rows(&extractor, &train);
-    let (valid_rows, valid_labels) = feature_rows(&extractor, &valid);
-    let (test_rows, test_labels) = feature_rows(&extractor, &test);
+    let extractor = TrainedMatcher::extractor(&train);
+    // The embedding-cosine feature compares hashed-trigram vectors of title, brand and model number.
+    let vectors: Vectors = [&train, &valid, &test]
+        .iter()
+        .flat_map(|pairs| pairs.iter().flat_map(|pair| [&pair.left, &pair.right]))
+        .map(|entity| (entity.key(), entity.trigram_embedding()))
+        .collect();
+    let (train_rows, train_labels) = feature_rows(&extractor, &train, Some(&vectors));
+    let (valid_rows, valid_labels) = feature_rows(&extractor, &valid, Some(&vectors));
+    let (test_rows, test_labels) = feature_rows(&extractor, &test, Some(&vectors));
     let feature_seconds = started.elapsed().as_secs_f64();
 
     let mut models = Vec::new();
@@ -110,7 +116,8 @@ pub fn run(data: &Path, dataset: &str, torch_params: Option<&str>, json_out: boo
     }
     if let Some(params) = torch_params {
         let started = Instant::now();
-        let (described, threshold, valid_scores, scores) = torch_matcher(config, params, [(&train, &train_rows), (&valid, &valid_rows), (&test, &test_rows)])?;
+        let (described, threshold, valid_scores, scores) =
+            torch_matcher(config, params, [(&train, &train_rows), (&valid, &valid_rows), (&test, &test_rows)])?;
         models.push(json!({
             "model": "MLP on features + MiniLM (torch)",
             "options": described["params"],
@@ -137,6 +144,7 @@ pub fn run(data: &Path, dataset: &str, torch_params: Option<&str>, json_out: boo
         "protocol": "train on train, threshold for best F1 on valid, precision/recall/F1 (%) of the match class on test",
         "splits": { "train": count(&train), "valid": count(&valid), "test": count(&test) },
         "features": FEATURE_COUNT,
+        "embedding": format!("hashed character trigrams of title, brand and model number ({TRIGRAM_EMBEDDING_DIMS} dimensions)"),
         "feature_seconds": feature_seconds,
         "models": models,
         "selected_on_valid": selected,
@@ -160,13 +168,15 @@ fn torch_matcher(
 ) -> anyhow::Result<(serde_json::Value, f64, Scores, Scores)> {
     let mut params: serde_json::Map<String, serde_json::Value> =
         serde_json::from_str(params).context("--params must be a JSON object of match.mlp params")?;
-    let model_dir = minilm_dir(&config.qa.minilm_dir).context("no all-MiniLM-L6-v2 folder: set qa.minilm_dir or run scripts/setup-torch.sh")?;
+    let model_dir =
+        minilm_dir(&config.qa.minilm_dir).context("no all-MiniLM-L6-v2 folder: set qa.minilm_dir or run scripts/setup-torch.sh")?;
     params.insert("model_dir".into(), json!(model_dir));
     let host = PluginHost::new(plugin_dirs(config));
     let plugin = host.model("torch").context("--torch needs the torch plugin (scripts/setup-torch.sh)")?;
     eprintln!("training match.mlp on {} pairs (MiniLM vectors of every text first) ...", train.0.len());
     let (matcher, valid_scores) = PluginMatcher::fit(&plugin, TORCH_MATCH_TASK, &serde_json::Value::Object(params), train, valid)?;
-    let rows: Vec<(&Entity, &Entity, Vec<f64>)> = test.0.iter().zip(test.1).map(|(pair, row)| (&pair.left, &pair.right, row.clone())).collect();
+    let rows: Vec<(&Entity, &Entity, Vec<f64>)> =
+        test.0.iter().zip(test.1).map(|(pair, row)| (&pair.left, &pair.right, row.clone())).collect();
     let scores = matcher.score_pairs(&rows).map_err(anyhow::Error::msg)?;
     let labels: Vec<bool> = test.0.iter().map(|pair| pair.label).collect();
     let test_scores = Scores::of(scores.iter().map(|score| *score >= matcher.threshold()), &labels);

@@ -158,9 +158,7 @@ impl EvalCommand {
 pub fn run(command: &EvalCommand, config: &AgoraConfig) -> anyhow::Result<()> {
     match command {
         EvalCommand::Behaviour { data, dataset, json } => behaviour::run(data, dataset, *json, config),
-        EvalCommand::Er { data, dataset, torch, params, json } => {
-            er::run(data, dataset, torch.then_some(params.as_str()), *json, config)
-        }
+        EvalCommand::Er { data, dataset, torch, params, json } => er::run(data, dataset, torch.then_some(params.as_str()), *json, config),
         EvalCommand::Recommend { data, dataset, model, protocol, json } => recommend::run(data, dataset, model, protocol, *json, config),
         EvalCommand::Forecast { data, dataset, plugin, model, params, ensemble, holdout, series, json } => forecast::run(
             &forecast::ForecastEval {

@@ -169,7 +169,12 @@ pub(crate) fn ingest_s3rec(bench: &Benchmark, data_dir: &Path, config: &AgoraCon
 }
 
 /// As [`ingest_s3rec`], into a store at `store` that outlives the call.
-pub(crate) fn ingest_s3rec_into(bench: &Benchmark, data_dir: &Path, store: &Path, config: &AgoraConfig) -> anyhow::Result<(Dataset, AgoraConfig)> {
+pub(crate) fn ingest_s3rec_into(
+    bench: &Benchmark,
+    data_dir: &Path,
+    store: &Path,
+    config: &AgoraConfig,
+) -> anyhow::Result<(Dataset, AgoraConfig)> {
     let sequences = data_dir.join(format!("{}.txt", bench.stem));
     let attributes = data_dir.join(format!("{}_item2attributes.json", bench.stem));
     for file in [&sequences, &attributes] {

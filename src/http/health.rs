@@ -30,7 +30,9 @@ pub(super) fn require_admin(node: &Node, request: &HttpRequest) -> Result<(), Ap
     if !node.config.console.enabled || !sessions.login_configured() {
         return Err(ApiError::Forbidden("the operator API needs an admin login: set console.admin_token or console.password_hash".into()));
     }
-    sessions.session_or_token(request).map_err(|_| ApiError::Unauthorized("send the console admin token as Authorization: Bearer, or log in to the console".into()))
+    sessions
+        .session_or_token(request)
+        .map_err(|_| ApiError::Unauthorized("send the console admin token as Authorization: Bearer, or log in to the console".into()))
 }
 
 /// Every agent's [`agora_agents::AgentState`].

@@ -56,7 +56,12 @@ pub async fn recommendations(
 ///
 /// # Errors
 /// Recommendations are off or still training, or the request is invalid.
-pub(crate) fn recommendations_json(node: &Node, user: &str, query: RecommendQuery, with_history: bool) -> Result<serde_json::Value, ApiError> {
+pub(crate) fn recommendations_json(
+    node: &Node,
+    user: &str,
+    query: RecommendQuery,
+    with_history: bool,
+) -> Result<serde_json::Value, ApiError> {
     let request =
         RecommendRequest { k: check_k(query.k, node)?, category: query.category, exclude_seen: query.exclude_seen.unwrap_or(true) };
     let (handle, model) = serving(node)?;
@@ -71,7 +76,8 @@ pub(crate) fn recommendations_json(node: &Node, user: &str, query: RecommendQuer
     });
     if with_history {
         let title = |dense: u32| model.catalog.items.get(dense as usize).and_then(|meta| meta.title.clone());
-        body["history"] = history.iter().map(|&dense| json!({ "item_id": model.catalog.item_ids[dense as usize], "title": title(dense) })).collect();
+        body["history"] =
+            history.iter().map(|&dense| json!({ "item_id": model.catalog.item_ids[dense as usize], "title": title(dense) })).collect();
         if let Some(items) = body["items"].as_array_mut() {
             for item in items {
                 let dense = item["item_id"].as_str().and_then(|id| model.catalog.item(id));

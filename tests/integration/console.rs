@@ -34,7 +34,8 @@ fn console_config(mut config: AgoraConfig) -> AgoraConfig {
 /// Starts the HTTP app on a free port in this actix system.
 fn serve(node: &Node) -> SocketAddr {
     let app_node = node.clone();
-    let server = HttpServer::new(move || App::new().configure(agora::http::configure(app_node.clone()))).workers(2).bind("127.0.0.1:0").unwrap();
+    let server =
+        HttpServer::new(move || App::new().configure(agora::http::configure(app_node.clone()))).workers(2).bind("127.0.0.1:0").unwrap();
     let addr = server.addrs()[0];
     actix_rt::spawn(server.run());
     addr
@@ -44,7 +45,8 @@ fn serve(node: &Node) -> SocketAddr {
 fn http(addr: SocketAddr, method: &str, path: &str, headers: &[(&str, &str)], body: &str) -> (u16, String, String) {
     let mut stream = TcpStream::connect(addr).unwrap();
     let extra: String = headers.iter().map(|(name, value)| format!("{name}: {value}\r\n")).collect();
-    let request = format!("{method} {path} HTTP/1.1\r\nHost: {addr}\r\n{extra}Content-Length: {}\r\nConnection: close\r\n\r\n{body}", body.len());
+    let request =
+        format!("{method} {path} HTTP/1.1\r\nHost: {addr}\r\n{extra}Content-Length: {}\r\nConnection: close\r\n\r\n{body}", body.len());
     stream.write_all(request.as_bytes()).unwrap();
     let mut response = String::new();
     let _ = stream.read_to_string(&mut response);
@@ -53,7 +55,13 @@ fn http(addr: SocketAddr, method: &str, path: &str, headers: &[(&str, &str)], bo
     (status, head.to_string(), body.to_string())
 }
 
-async fn http_async(addr: SocketAddr, method: &'static str, path: String, headers: Vec<(&'static str, String)>, body: String) -> (u16, String, String) {
+async fn http_async(
+    addr: SocketAddr,
+    method: &'static str,
+    path: String,
+    headers: Vec<(&'static str, String)>,
+    body: String,
+) -> (u16, String, String) {
     actix_web::rt::task::spawn_blocking(move || {
         let headers: Vec<(&str, &str)> = headers.iter().map(|(name, value)| (*name, value.as_str())).collect();
         http(addr, method, &path, &headers, &body)
@@ -78,30 +86,42 @@ async fn the_console_refuses_anyone_not_logged_in_and_forged_forms() {
     }
     let (status, _, _) = http_async(addr, "GET", "/console/api/agents".into(), vec![], String::new()).await;
     assert_eq!(status, 401);
-    let (status, _, body) = http_async(addr, "GET", "/console/api/agents".into(), vec![("Authorization", format!("Bearer {TOKEN}"))], String::new()).await;
+    let (status, _, body) =
+        http_async(addr, "GET", "/console/api/agents".into(), vec![("Authorization", format!("Bearer {TOKEN}"))], String::new()).await;
     assert_eq!(status, 200, "{body}");
     assert!(serde_json::from_str::<Value>(&body).unwrap()["agents"].as_array().is_some_and(|agents| !agents.is_empty()), "{body}");
     // A post without a session goes to the login; with a session but no CSRF token it is refused.
     let form = vec![("Content-Type", "application/x-www-form-urlencoded".to_string())];
-    let (status, _, _) = http_async(addr, "POST", "/console/sources/pause".into(), form.clone(), "csrf=x&source=orders&paused=true".into()).await;
+    let (status, _, _) =
+        http_async(addr, "POST", "/console/sources/pause".into(), form.clone(), "csrf=x&source=orders&paused=true".into()).await;
     assert_eq!(status, 303);
     let (status, head, _) =
-        http_async(addr, "POST", "/console/login".into(), form.clone(), format!("user=admin&password={PASSWORD}x&next=/console/overview")).await;
+        http_async(addr, "POST", "/console/login".into(), form.clone(), format!("user=admin&password={PASSWORD}x&next=/console/overview"))
+            .await;
     assert!(status == 303 && head.contains("error=1") && !head.to_lowercase().contains("set-cookie"), "{head}");
-    let (status, head, _) = http_async(addr, "POST", "/console/login".into(), form.clone(), format!("user=admin&password={PASSWORD}")).await;
+    let (status, head, _) =
+        http_async(addr, "POST", "/console/login".into(), form.clone(), format!("user=admin&password={PASSWORD}")).await;
     assert_eq!(status, 303, "{head}");
     let cookie_line = head.lines().find(|line| line.to_lowercase().starts_with("set-cookie:")).expect("a session cookie");
     assert!(cookie_line.contains("HttpOnly") && cookie_line.contains("SameSite=Strict"), "{cookie_line}");
     let cookie = cookie_line.split_once(':').unwrap().1.trim().split(';').next().unwrap().to_string();
     let mut with_cookie = form.clone();
     with_cookie.push(("Cookie", cookie.clone()));
-    let (status, _, body) = http_async(addr, "POST", "/console/sources/pause".into(), with_cookie.clone(), "csrf=guess&source=orders&paused=true".into()).await;
+    let (status, _, body) =
+        http_async(addr, "POST", "/console/sources/pause".into(), with_cookie.clone(), "csrf=guess&source=orders&paused=true".into()).await;
     assert_eq!(status, 403, "{body}");
     let (status, _, body) = http_async(addr, "GET", "/console/settings".into(), vec![("Cookie", cookie.clone())], String::new()).await;
     assert_eq!(status, 200);
     assert!(body.contains("[console]") && !body.contains(TOKEN) && !body.contains("pbkdf2-sha256$"), "secrets must be masked");
     // The chatbot API keeps its own keys: the console session is not one.
-    let (status, _, _) = http_async(addr, "POST", "/api/v1/qa".into(), vec![("Cookie", cookie), ("Content-Type", "application/json".into())], r#"{"question":"hi"}"#.into()).await;
+    let (status, _, _) = http_async(
+        addr,
+        "POST",
+        "/api/v1/qa".into(),
+        vec![("Cookie", cookie), ("Content-Type", "application/json".into())],
+        r#"{"question":"hi"}"#.into(),
+    )
+    .await;
     assert!(status == 401 || status == 403 || status == 503, "{status}");
 }
 
@@ -127,7 +147,12 @@ impl Browser {
             return None;
         }
         let port = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-        let driver = Command::new(driver).arg(format!("--port={port}")).stdout(Stdio::null()).stderr(Stdio::null()).spawn().expect("chromedriver starts");
+        let driver = Command::new(driver)
+            .arg(format!("--port={port}"))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("chromedriver starts");
         let profile = tempfile::tempdir().unwrap();
         let mut browser = Self { driver, port, session: String::new(), _profile: profile };
         let started = Instant::now();
@@ -297,7 +322,11 @@ fn assert_labelled(page: &str, html: &str) {
             if control.contains(r#"type="hidden""#) {
                 continue;
             }
-            let id = control.split(r#"id=""#).nth(1).and_then(|rest| rest.split('"').next()).unwrap_or_else(|| panic!("{page}: a {tag} without an id: {control}"));
+            let id = control
+                .split(r#"id=""#)
+                .nth(1)
+                .and_then(|rest| rest.split('"').next())
+                .unwrap_or_else(|| panic!("{page}: a {tag} without an id: {control}"));
             assert!(html.contains(&format!(r#"<label for="{id}">"#)), "{page}: control {id} has no label");
         }
     }
@@ -440,9 +469,15 @@ fn drive(base: &str, node: &Node, deep_forecaster: bool) {
     browser.go(&format!("{base}/console/models"));
     let html = browser.wait_for("Validation metrics", wait);
     assert!(html.contains("<svg") && html.contains("Intent router training loss") && html.contains("<polyline"), "charts drawn");
-    assert!(html.contains("banking77-test-run") && html.contains("87.0800") && html.contains("published.BERT-Fixed"), "the eval run beside the published number");
+    assert!(
+        html.contains("banking77-test-run") && html.contains("87.0800") && html.contains("published.BERT-Fixed"),
+        "the eval run beside the published number"
+    );
     if deep_forecaster {
-        assert!(html.contains("torch:forecast.nbeats training loss, day series") && html.contains(r#""epochs": 6"#), "N-BEATS loss curve and params");
+        assert!(
+            html.contains("torch:forecast.nbeats training loss, day series") && html.contains(r#""epochs": 6"#),
+            "N-BEATS loss curve and params"
+        );
     }
     assert_labelled("models", &html);
     browser.screenshot("06-models");

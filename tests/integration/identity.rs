@@ -70,7 +70,8 @@ async fn anonymous_sessions_are_stitched_to_their_login_and_operators_can_undo_i
     assert!(stitched > 20, "{stitched} stitched");
 
     // The operator API: a user's sessions, then unlink and relink one, reversibly.
-    let (_, Some(session), item) = anonymous.iter().find(|(_, session, _)| logins.contains_key(session.as_deref().unwrap())).copied().unwrap()
+    let (_, Some(session), item) =
+        anonymous.iter().find(|(_, session, _)| logins.contains_key(session.as_deref().unwrap())).copied().unwrap()
     else {
         unreachable!()
     };
@@ -80,9 +81,14 @@ async fn anonymous_sessions_are_stitched_to_their_login_and_operators_can_undo_i
     let admin = ("Authorization", format!("Bearer {ADMIN}"));
     let get = |uri: String| web_test::TestRequest::get().uri(&uri).insert_header(admin.clone()).to_request();
     let put = |user: Value| {
-        web_test::TestRequest::put().uri(&format!("/api/v1/identity/sessions/{session}")).insert_header(admin.clone()).set_json(json!({ "user": user })).to_request()
+        web_test::TestRequest::put()
+            .uri(&format!("/api/v1/identity/sessions/{session}"))
+            .insert_header(admin.clone())
+            .set_json(json!({ "user": user }))
+            .to_request()
     };
-    let refused = web_test::call_service(&app, web_test::TestRequest::get().uri(&format!("/api/v1/identity/users/{owner}")).to_request()).await;
+    let refused =
+        web_test::call_service(&app, web_test::TestRequest::get().uri(&format!("/api/v1/identity/users/{owner}")).to_request()).await;
     assert_eq!(refused.status(), 401, "an operator route");
     let view: Value = web_test::call_and_read_body_json(&app, get(format!("/api/v1/identity/users/{owner}"))).await;
     let sessions: Vec<&str> = view["sessions"].as_array().unwrap().iter().map(|s| s["session"].as_str().unwrap()).collect();
@@ -93,7 +99,10 @@ async fn anonymous_sessions_are_stitched_to_their_login_and_operators_can_undo_i
     assert_eq!(unlinked["link"], Value::Null, "{unlinked}");
     let view: Value = web_test::call_and_read_body_json(&app, get(format!("/api/v1/identity/users/{owner}"))).await;
     assert!(!view["sessions"].as_array().unwrap().iter().any(|s| s["session"] == session.as_str()), "{view}");
-    assert!(view["history"].as_array().unwrap().iter().any(|change| change["change"] == "unlinked" && change["session"] == session.as_str()), "{view}");
+    assert!(
+        view["history"].as_array().unwrap().iter().any(|change| change["change"] == "unlinked" && change["session"] == session.as_str()),
+        "{view}"
+    );
 
     // Relinked to a user who never touched the item: the recommenders' histories follow.
     let stranger = "u-identity-test";
@@ -104,6 +113,10 @@ async fn anonymous_sessions_are_stitched_to_their_login_and_operators_can_undo_i
     let history: Vec<&str> = dataset.histories[user].iter().map(|&item| dataset.catalog.item_ids[item as usize].as_str()).collect();
     assert_eq!(history, [item.as_str()], "the anonymous event's item is the stranger's history");
 
-    let bad = web_test::TestRequest::put().uri("/api/v1/identity/sessions/x").insert_header(admin.clone()).set_json(json!({ "user": " " })).to_request();
+    let bad = web_test::TestRequest::put()
+        .uri("/api/v1/identity/sessions/x")
+        .insert_header(admin.clone())
+        .set_json(json!({ "user": " " }))
+        .to_request();
     assert_eq!(web_test::call_service(&app, bad).await.status(), 400);
 }

@@ -17,8 +17,8 @@ pub use text::{is_missing_text, normalise_id, normalise_text, parse_bool, parse_
 pub use timestamp::{parse_timezone, TimestampRules};
 
 use crate::config::{CleanConfig, IdRules, MissingPolicy, SourceConfig};
-use crate::identity::anonymous_user;
 use crate::error::CoreError;
+use crate::identity::anonymous_user;
 use crate::quality::{QuarantineEntry, Reason, SourceStats};
 use crate::record::{Event, EventKind, FaqEntry, FieldSpec, FieldType, Item, Order, Question, Record, RecordKind, Review};
 
@@ -259,15 +259,13 @@ impl SourceRules {
             };
             let value = match value {
                 // An event with a session but no user is anonymous, not invalid (see `identity`).
-                Ok(Value::Absent) if self.kind == RecordKind::Event && rule.spec.name == "user_id" => {
-                    match self.session_of(columns) {
-                        Some(session) => {
-                            *stats.missing.entry(rule.spec.name.to_string()).or_default() += 1;
-                            Ok(Value::Text(anonymous_user(&session)))
-                        }
-                        None => Ok(Value::Absent),
+                Ok(Value::Absent) if self.kind == RecordKind::Event && rule.spec.name == "user_id" => match self.session_of(columns) {
+                    Some(session) => {
+                        *stats.missing.entry(rule.spec.name.to_string()).or_default() += 1;
+                        Ok(Value::Text(anonymous_user(&session)))
                     }
-                }
+                    None => Ok(Value::Absent),
+                },
                 other => other,
             };
             let value = match value {

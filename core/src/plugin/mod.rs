@@ -292,9 +292,8 @@ fn read_declaration(library: &Library, file: &Path, canonical: &Path) -> Result<
         return Err(load_error(file, format!("plugin ABI version {abi_version} does not match host ABI version {}", api::ABI_VERSION)));
     }
     // SAFETY: the ABI version fixes this symbol's signature.
-    let declaration =
-        unsafe { library.get::<unsafe extern "C" fn() -> *const api::PluginDeclaration>(api::SYMBOL_DECLARATION.as_bytes()) }
-            .map_err(|err| load_error(file, format!("missing symbol {}: {err}", api::SYMBOL_DECLARATION)))?;
+    let declaration = unsafe { library.get::<unsafe extern "C" fn() -> *const api::PluginDeclaration>(api::SYMBOL_DECLARATION.as_bytes()) }
+        .map_err(|err| load_error(file, format!("missing symbol {}: {err}", api::SYMBOL_DECLARATION)))?;
     // SAFETY: the declaration is a static in the library, alive while the library is loaded.
     let declaration = unsafe {
         let pointer = declaration();

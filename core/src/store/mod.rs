@@ -15,8 +15,8 @@ pub use sled_store::SledStore;
 
 use crate::clean::{CleanRecord, RecordKey};
 use crate::error::CoreError;
-use crate::quality::{OutlierCounts, QuarantineEntry, Quarantined, Replay, SourceStats};
 use crate::identity::{anonymous_session, IdentityLinks, Override};
+use crate::quality::{OutlierCounts, QuarantineEntry, Quarantined, Replay, SourceStats};
 use crate::record::{Record, RecordKind, StoredRecord};
 
 /// Everything one batch commits, atomically.

@@ -334,10 +334,13 @@ impl Store for SledStore {
     }
 
     fn identity_overrides(&self) -> Result<Vec<(String, Override)>, CoreError> {
-        self.identity.iter().map(|entry| {
-            let (key, value) = entry?;
-            Ok((String::from_utf8_lossy(&key).into_owned(), decode(&value)?))
-        }).collect()
+        self.identity
+            .iter()
+            .map(|entry| {
+                let (key, value) = entry?;
+                Ok((String::from_utf8_lossy(&key).into_owned(), decode(&value)?))
+            })
+            .collect()
     }
 
     fn flush(&self) -> Result<(), CoreError> {

@@ -267,7 +267,8 @@ impl PairMatcher {
             let vs = nn::VarStore::new(Device::Cpu);
             let (mlp, losses) = rng::seeded(params.seed, || -> Result<(Mlp, Vec<f64>), String> {
                 let mlp = Mlp::new(&vs.root(), x.size()[1], &params);
-                let mut optimizer = nn::AdamW::default().wd(params.weight_decay).build(&vs, params.lr).map_err(|e| format!("optimizer: {e}"))?;
+                let mut optimizer =
+                    nn::AdamW::default().wd(params.weight_decay).build(&vs, params.lr).map_err(|e| format!("optimizer: {e}"))?;
                 let mut order: Vec<i64> = (0..pairs.len() as i64).collect();
                 let mut shuffle = SplitMix(params.seed ^ 0x6D61_7463_68);
                 let steps = (order.len().div_ceil(params.batch_size) * params.epochs as usize).max(1);
@@ -279,7 +280,12 @@ impl PairMatcher {
                     for chunk in order.chunks(params.batch_size) {
                         let at = Tensor::from_slice(chunk);
                         let logits = mlp.logits(&x.index_select(0, &at), true);
-                        let loss = logits.binary_cross_entropy_with_logits::<&Tensor>(&y.index_select(0, &at), None, Some(&pos_weight), Reduction::Mean);
+                        let loss = logits.binary_cross_entropy_with_logits::<&Tensor>(
+                            &y.index_select(0, &at),
+                            None,
+                            Some(&pos_weight),
+                            Reduction::Mean,
+                        );
                         let share = step as f64 / steps as f64;
                         optimizer.set_lr(params.lr * (0.05 + 0.95 * 0.5 * (1.0 + (std::f64::consts::PI * share).cos())));
                         optimizer.backward_step(&loss);

@@ -42,8 +42,7 @@ const PRODUCTS: [(&str, &str); 16] = [
 
 /// A crude pair feature: the share of shared words.
 fn overlap(a: &str, b: &str) -> f64 {
-    let (a, b): (std::collections::BTreeSet<&str>, std::collections::BTreeSet<&str>) =
-        (a.split(' ').collect(), b.split(' ').collect());
+    let (a, b): (std::collections::BTreeSet<&str>, std::collections::BTreeSet<&str>) = (a.split(' ').collect(), b.split(' ').collect());
     a.intersection(&b).count() as f64 / a.union(&b).count() as f64
 }
 
@@ -80,7 +79,8 @@ fn learns_to_match_products_and_round_trips() {
     let data: String = pairs(train, true).iter().map(|pair| pair.to_string() + "\n").collect();
     let params = format!(r#"{{"model_dir":{},"threads":2,"epochs":60,"seed":3}}"#, serde_json::to_string(dir.to_str().unwrap()).unwrap());
     let mut progress = Vec::new();
-    let snapshot = TorchModels::fit(TASK_MATCH, data.as_bytes(), params.as_bytes(), &mut |done, total| progress.push((done, total))).unwrap();
+    let snapshot =
+        TorchModels::fit(TASK_MATCH, data.as_bytes(), params.as_bytes(), &mut |done, total| progress.push((done, total))).unwrap();
     assert!(progress.last().is_some_and(|&(done, total)| done == total && total > 60), "{progress:?}");
     let model = TorchModels::load(TASK_MATCH, &snapshot).unwrap();
 

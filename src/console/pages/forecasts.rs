@@ -85,7 +85,10 @@ fn render(found: &Value, metric: &str) -> String {
         title: &title,
         x_label: "period start",
         y_label: metric,
-        lines: vec![Line { name: "history", points: history_points, class: "series-a" }, Line { name: "forecast (mean)", points: mean, class: "series-b" }],
+        lines: vec![
+            Line { name: "history", points: history_points, class: "series-a" },
+            Line { name: "forecast (mean)", points: mean, class: "series-b" },
+        ],
         bands: vec![Band { name: "95% prediction interval", points: band, class: "series-b" }],
         x_ticks: ticks,
     }
@@ -111,7 +114,9 @@ fn render(found: &Value, metric: &str) -> String {
 fn scope_name(scope: &Value) -> String {
     match scope {
         Value::String(text) => text.clone(),
-        Value::Object(fields) => fields.iter().map(|(kind, name)| format!("{kind} {}", name.as_str().unwrap_or(""))).collect::<Vec<_>>().join(", "),
+        Value::Object(fields) => {
+            fields.iter().map(|(kind, name)| format!("{kind} {}", name.as_str().unwrap_or(""))).collect::<Vec<_>>().join(", ")
+        }
         other => other.to_string(),
     }
 }

@@ -19,7 +19,8 @@ use crate::console::{guard_form, Admin, Refused};
 const PAGE_SIZE: usize = 25;
 
 /// The features shown beside each pair (all of them are under "all evidence").
-const KEY_EVIDENCE: [&str; 6] = ["title_tfidf_cosine", "code_exact", "code_conflict", "brand_similarity", "price_ratio", "description_cosine"];
+const KEY_EVIDENCE: [&str; 6] =
+    ["title_tfidf_cosine", "code_exact", "code_conflict", "brand_similarity", "price_ratio", "description_cosine"];
 
 /// Query of the matches page.
 #[derive(Deserialize)]
@@ -44,16 +45,35 @@ pub async fn page(Admin(session): Admin, node: web::Data<Node>, query: web::Quer
             .filter_map(|(_, json)| serde_json::from_slice(json).ok())
             .collect();
         decisions.sort_by(|a, b| b.score.total_cmp(&a.score));
-        let titles: HashMap<String, String> =
-            items_as_entities(store.as_ref()).map_err(|err| err.to_string())?.iter().map(|entity| (entity.key(), entity.title().to_string())).collect();
+        let titles: HashMap<String, String> = items_as_entities(store.as_ref())
+            .map_err(|err| err.to_string())?
+            .iter()
+            .map(|entity| (entity.key(), entity.title().to_string()))
+            .collect();
         let feedback = load_feedback(store.as_ref()).map_err(|err| err.to_string())?;
         Ok((decisions, titles, feedback))
     })
     .await;
     let (decisions, titles, feedback) = match loaded {
         Ok(Ok(loaded)) => loaded,
-        Ok(Err(err)) => return shell("matches", "Matches", None, &session.csrf, &super::error_box(&format!("the match decisions could not be read: {err}"))),
-        Err(err) => return shell("matches", "Matches", None, &session.csrf, &super::error_box(&format!("the match decisions could not be read: {err}"))),
+        Ok(Err(err)) => {
+            return shell(
+                "matches",
+                "Matches",
+                None,
+                &session.csrf,
+                &super::error_box(&format!("the match decisions could not be read: {err}")),
+            )
+        }
+        Err(err) => {
+            return shell(
+                "matches",
+                "Matches",
+                None,
+                &session.csrf,
+                &super::error_box(&format!("the match decisions could not be read: {err}")),
+            )
+        }
     };
     let mut body = String::new();
     let resolve = &node.config.resolve;
@@ -96,7 +116,8 @@ pub async fn page(Admin(session): Admin, node: web::Data<Node>, query: web::Quer
                 .iter()
                 .filter_map(|name| decision.evidence.get(*name).map(|value| format!("{} {}", esc(name), num(*value, 2))))
                 .collect();
-            let all: String = decision.evidence.iter().map(|(name, value)| format!("{} {}", esc(name), num(*value, 3))).collect::<Vec<_>>().join("<br>");
+            let all: String =
+                decision.evidence.iter().map(|(name, value)| format!("{} {}", esc(name), num(*value, 3))).collect::<Vec<_>>().join("<br>");
             let verdict = match feedback.verdict(&decision.a, &decision.b) {
                 Some(Verdict::Accept) => r#"<span class="status idle">accepted by an operator</span>"#.to_string(),
                 Some(Verdict::Reject) => r#"<span class="status failed">rejected by an operator</span>"#.to_string(),
@@ -105,7 +126,14 @@ pub async fn page(Admin(session): Admin, node: web::Data<Node>, query: web::Quer
             let label = |verb: &str| format!("{verb} {} = {}", decision.a, decision.b);
             let buttons = [("accept", "Accept"), ("reject", "Reject")]
                 .iter()
-                .map(|(verdict, verb)| action_button("/console/matches/verdict", &label(verb), &session.csrf, &[("a", &decision.a), ("b", &decision.b), ("verdict", verdict)]))
+                .map(|(verdict, verb)| {
+                    action_button(
+                        "/console/matches/verdict",
+                        &label(verb),
+                        &session.csrf,
+                        &[("a", &decision.a), ("b", &decision.b), ("verdict", verdict)],
+                    )
+                })
                 .collect::<String>();
             vec![
                 describe(&decision.a),
@@ -117,7 +145,11 @@ pub async fn page(Admin(session): Admin, node: web::Data<Node>, query: web::Quer
             ]
         })
         .collect();
-    body.push_str(&table("Scored candidate pairs, most confident first", &["Item", "Other item", "Confidence", "Matcher", "Evidence", "Operator"], &rows));
+    body.push_str(&table(
+        "Scored candidate pairs, most confident first",
+        &["Item", "Other item", "Confidence", "Matcher", "Evidence", "Operator"],
+        &rows,
+    ));
     let mut pager = Vec::new();
     if skip > 0 {
         pager.push(format!(r#"<a href="/console/matches?show={show}&skip={}">Previous page</a>"#, skip.saturating_sub(PAGE_SIZE)));
@@ -152,7 +184,10 @@ pub async fn verdict(request: HttpRequest, node: web::Data<Node>, form: web::For
     let message = match recorded {
         Ok(Ok(())) => {
             tracing::info!(%a, %b, %verdict, "match verdict recorded from the console");
-            format!("{} {a} = {b}: the next resolution run follows it and learns from it", if verdict == "accept" { "Accepted" } else { "Rejected" })
+            format!(
+                "{} {a} = {b}: the next resolution run follows it and learns from it",
+                if verdict == "accept" { "Accepted" } else { "Rejected" }
+            )
         }
         Ok(Err(err)) => format!("could not record the verdict: {err}"),
         Err(err) => format!("could not record the verdict: {err}"),

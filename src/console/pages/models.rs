@@ -58,8 +58,16 @@ fn recommender(node: &Node, body: &mut String) {
         })
         .collect();
     let params = serde_json::to_string_pretty(&node.config.recommend).unwrap_or_default();
-    let _ = write!(body, r#"<details><summary>Training parameters (<code>[recommend]</code>)</summary><pre class="raw">{}</pre></details>"#, esc(&params));
-    body.push_str(&table("Validation metrics (full ranking)", &["Component", "Weight", "Fit s", "Users", "HR@10", "NDCG@10", "HR@20", "MRR"], &rows));
+    let _ = write!(
+        body,
+        r#"<details><summary>Training parameters (<code>[recommend]</code>)</summary><pre class="raw">{}</pre></details>"#,
+        esc(&params)
+    );
+    body.push_str(&table(
+        "Validation metrics (full ranking)",
+        &["Component", "Weight", "Fit s", "Users", "HR@10", "NDCG@10", "HR@20", "MRR"],
+        &rows,
+    ));
     let cutoffs = [5.0, 10.0, 20.0];
     let lines = info
         .validation
@@ -72,8 +80,15 @@ fn recommender(node: &Node, body: &mut String) {
         })
         .collect();
     body.push_str(
-        &Chart { title: "Validation hit rate by cut-off", x_label: "k", y_label: "HR@k", lines, bands: Vec::new(), x_ticks: cutoffs.iter().map(|k| (*k, format!("{k}"))).collect() }
-            .render(),
+        &Chart {
+            title: "Validation hit rate by cut-off",
+            x_label: "k",
+            y_label: "HR@k",
+            lines,
+            bands: Vec::new(),
+            x_ticks: cutoffs.iter().map(|k| (*k, format!("{k}"))).collect(),
+        }
+        .render(),
     );
 }
 
@@ -130,14 +145,21 @@ fn forecasters(node: &Node, body: &mut String) {
         })
         .collect();
     let _ = write!(body, "<p>Refreshed {} on data version <code>{}</code>.</p>", esc(&time(set.generated_at)), esc(&set.data_version));
-    body.push_str(&table("Forecast models", &["Granularity", "Model", "Plugin version", "Horizon", "Series modelled", "Fit s", "Fitted parameters"], &rows));
+    body.push_str(&table(
+        "Forecast models",
+        &["Granularity", "Model", "Plugin version", "Horizon", "Series modelled", "Fit s", "Fitted parameters"],
+        &rows,
+    ));
     let classes = ["series-a", "series-b", "series-c", "series-d"];
     for (granularity, model) in &set.models {
         for (index, (member, losses)) in model.training_loss.iter().enumerate() {
             let points = losses.iter().enumerate().map(|(epoch, loss)| ((epoch + 1) as f64, *loss)).collect();
             let title = format!("{member} training loss, {} series (mean per epoch)", format!("{granularity:?}").to_lowercase());
             let line = Line { name: member, points, class: classes[index % classes.len()] };
-            body.push_str(&Chart { title: &title, x_label: "epoch", y_label: "loss", lines: vec![line], bands: Vec::new(), x_ticks: Vec::new() }.render());
+            body.push_str(
+                &Chart { title: &title, x_label: "epoch", y_label: "loss", lines: vec![line], bands: Vec::new(), x_ticks: Vec::new() }
+                    .render(),
+            );
         }
     }
 }
@@ -194,7 +216,10 @@ fn flatten(prefix: &str, value: &Value, out: &mut Vec<(String, String)>) {
             }
         }
         Value::Array(items) => out.push((prefix.to_string(), format!("{} values", items.len()))),
-        Value::Number(number) => out.push((prefix.to_string(), number.as_f64().map_or_else(|| number.to_string(), |n| if n.fract() == 0.0 { format!("{n:.0}") } else { format!("{n:.4}") }))),
+        Value::Number(number) => out.push((
+            prefix.to_string(),
+            number.as_f64().map_or_else(|| number.to_string(), |n| if n.fract() == 0.0 { format!("{n:.0}") } else { format!("{n:.4}") }),
+        )),
         Value::String(text) => out.push((prefix.to_string(), text.clone())),
         other => out.push((prefix.to_string(), other.to_string())),
     }

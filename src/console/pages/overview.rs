@@ -46,7 +46,9 @@ pub async fn agents_json(request: HttpRequest, node: web::Data<Node>) -> HttpRes
         return HttpResponse::Unauthorized().json(serde_json::json!({ "message": "log in to the console or send the admin token" }));
     }
     match node.pipeline_state().await {
-        Ok(state) => HttpResponse::Ok().insert_header(("Cache-Control", "no-store")).json(serde_json::json!({ "at": agora_core::now_ms(), "agents": state.agents })),
+        Ok(state) => HttpResponse::Ok()
+            .insert_header(("Cache-Control", "no-store"))
+            .json(serde_json::json!({ "at": agora_core::now_ms(), "agents": state.agents })),
         Err(err) => HttpResponse::ServiceUnavailable().json(serde_json::json!({ "message": format!("{err:#}") })),
     }
 }

@@ -34,7 +34,8 @@ pub async fn ask(request: HttpRequest, node: web::Data<Node>, form_data: web::Fo
     let session = guard_form(&request, &form_data.csrf)?;
     let AskForm { user, question, conversation, .. } = form_data.into_inner();
     let Some((_, handle)) = node.qa.clone() else {
-        let body = form(&session.csrf, &user, "", "", &node) + &super::error_box("QA is off (qa.enabled = false) or not served by this process");
+        let body =
+            form(&session.csrf, &user, "", "", &node) + &super::error_box("QA is off (qa.enabled = false) or not served by this process");
         return Ok(shell("qa", "QA playground", None, &session.csrf, &body));
     };
     let ask = Ask {
@@ -49,7 +50,9 @@ pub async fn ask(request: HttpRequest, node: web::Data<Node>, form_data: web::Fo
             let sources: Vec<Vec<String>> = answer
                 .sources
                 .iter()
-                .map(|source| vec![esc(&source.kind), format!("<code>{}</code>", esc(&source.id)), esc(source.title.as_deref().unwrap_or(""))])
+                .map(|source| {
+                    vec![esc(&source.kind), format!("<code>{}</code>", esc(&source.id)), esc(source.title.as_deref().unwrap_or(""))]
+                })
                 .collect();
             let mut out = String::new();
             let _ = write!(
@@ -76,7 +79,9 @@ pub async fn ask(request: HttpRequest, node: web::Data<Node>, form_data: web::Fo
 
 fn form(csrf: &str, user: &str, conversation: &str, question: &str, node: &Node) -> String {
     let status = match node.qa.as_ref().and_then(|(_, handle)| handle.engine()) {
-        Some(engine) => format!("Engine ready: encoder <code>{}</code>, {} FAQ entries.", esc(&engine.info().encoder), engine.info().faq_entries),
+        Some(engine) => {
+            format!("Engine ready: encoder <code>{}</code>, {} FAQ entries.", esc(&engine.info().encoder), engine.info().faq_entries)
+        }
         None => "The engine is still being built (or QA is off).".to_string(),
     };
     format!(

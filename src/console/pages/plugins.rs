@@ -8,7 +8,7 @@ use serde::Deserialize;
 
 use super::Flash;
 use crate::app::Node;
-use crate::console::layout::{action_button, esc, shell, redirect_with, table};
+use crate::console::layout::{action_button, esc, redirect_with, shell, table};
 use crate::console::{guard_form, Admin, Refused};
 
 pub async fn page(Admin(session): Admin, node: web::Data<Node>, query: web::Query<Flash>) -> HttpResponse {
@@ -23,7 +23,12 @@ pub async fn page(Admin(session): Admin, node: web::Data<Node>, query: web::Quer
                 esc(&info.kind),
                 esc(&info.capabilities.join(", ")),
                 format!("<code>{}</code>", esc(&file)),
-                action_button("/console/plugins/load", &format!("Reload {}", info.name), &session.csrf, &[("file", &file), ("reload", "true")]),
+                action_button(
+                    "/console/plugins/load",
+                    &format!("Reload {}", info.name),
+                    &session.csrf,
+                    &[("file", &file), ("reload", "true")],
+                ),
             ]
         })
         .collect();
@@ -35,12 +40,19 @@ pub async fn page(Admin(session): Admin, node: web::Data<Node>, query: web::Quer
         .filter(|file| !loaded.iter().any(|info| file.canonicalize().is_ok_and(|path| path == info.file)))
         .map(|file| {
             let file = file.display().to_string();
-            vec![format!("<code>{}</code>", esc(&file)), action_button("/console/plugins/load", "Load", &session.csrf, &[("file", &file), ("reload", "false")])]
+            vec![
+                format!("<code>{}</code>", esc(&file)),
+                action_button("/console/plugins/load", "Load", &session.csrf, &[("file", &file), ("reload", "false")]),
+            ]
         })
         .collect();
     body.push_str(&table("Libraries in the plugin directories, not loaded", &["File", "Action"], &not_loaded));
-    let dirs: Vec<String> = node.config.plugins.dirs.iter().map(|dir| format!("<code>{}</code>", esc(&dir.display().to_string()))).collect();
-    body.push_str(&format!(r#"<p class="muted">Plugin directories (<code>plugins.dirs</code>): {}. Nothing outside them is ever loaded.</p>"#, dirs.join(", ")));
+    let dirs: Vec<String> =
+        node.config.plugins.dirs.iter().map(|dir| format!("<code>{}</code>", esc(&dir.display().to_string()))).collect();
+    body.push_str(&format!(
+        r#"<p class="muted">Plugin directories (<code>plugins.dirs</code>): {}. Nothing outside them is ever loaded.</p>"#,
+        dirs.join(", ")
+    ));
     shell("plugins", "Plugins", query.flash.as_deref(), &session.csrf, &body)
 }
 
@@ -62,7 +74,14 @@ pub async fn load(request: HttpRequest, node: web::Data<Node>, form: web::Form<L
     let message = match loaded {
         Ok(Ok(info)) => {
             tracing::info!(plugin = %info.name, file = %file.display(), reload, "plugin loaded from the console");
-            format!("{} {} {} ({} plugin) from {}", if reload { "Reloaded" } else { "Loaded" }, info.name, info.version, info.kind, file.display())
+            format!(
+                "{} {} {} ({} plugin) from {}",
+                if reload { "Reloaded" } else { "Loaded" },
+                info.name,
+                info.version,
+                info.kind,
+                file.display()
+            )
         }
         Ok(Err(err)) => format!("Could not load {}: {err}", file.display()),
         Err(err) => format!("Loading {} failed: {err}", file.display()),

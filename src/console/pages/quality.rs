@@ -8,7 +8,7 @@ use agora_agents::ReplayQuarantined;
 use serde::Deserialize;
 
 use crate::app::{quality_report, Node};
-use crate::console::layout::{action_button, esc, num, shell, redirect_with, table, time};
+use crate::console::layout::{action_button, esc, num, redirect_with, shell, table, time};
 use crate::console::{guard_form, Admin, Refused};
 
 /// Quarantine entries per browser page.
@@ -35,7 +35,12 @@ pub async fn page(Admin(session): Admin, node: web::Data<Node>, query: web::Quer
                 .sources
                 .iter()
                 .map(|(name, quality)| {
-                    let reasons = quality.quarantined_by_reason.iter().map(|(reason, n)| format!("{} {n}", esc(reason))).collect::<Vec<_>>().join(", ");
+                    let reasons = quality
+                        .quarantined_by_reason
+                        .iter()
+                        .map(|(reason, n)| format!("{} {n}", esc(reason)))
+                        .collect::<Vec<_>>()
+                        .join(", ");
                     let missing = quality
                         .missing_rate
                         .iter()
@@ -46,9 +51,25 @@ pub async fn page(Admin(session): Admin, node: web::Data<Node>, query: web::Quer
                     let outliers = serde_json::to_value(&quality.outliers)
                         .ok()
                         .and_then(|value| value.as_object().cloned())
-                        .map(|fields| fields.iter().filter(|(_, n)| n.as_u64().unwrap_or(0) > 0).map(|(field, n)| format!("{} {n}", esc(field))).collect::<Vec<_>>().join(", "))
+                        .map(|fields| {
+                            fields
+                                .iter()
+                                .filter(|(_, n)| n.as_u64().unwrap_or(0) > 0)
+                                .map(|(field, n)| format!("{} {n}", esc(field)))
+                                .collect::<Vec<_>>()
+                                .join(", ")
+                        })
                         .unwrap_or_default();
-                    vec![esc(name), quality.read.to_string(), quality.accepted.to_string(), quality.duplicates.to_string(), quality.quarantined.to_string(), reasons, missing, outliers]
+                    vec![
+                        esc(name),
+                        quality.read.to_string(),
+                        quality.accepted.to_string(),
+                        quality.duplicates.to_string(),
+                        quality.quarantined.to_string(),
+                        reasons,
+                        missing,
+                        outliers,
+                    ]
                 })
                 .collect();
             body.push_str(&table(
@@ -63,7 +84,11 @@ pub async fn page(Admin(session): Admin, node: web::Data<Node>, query: web::Quer
         .chain(node.config.sources.keys().cloned())
         .map(|name| {
             let selected = if source.as_deref() == Some(name.as_str()) || (source.is_none() && name.is_empty()) { " selected" } else { "" };
-            format!(r#"<option value="{0}"{selected}>{1}</option>"#, esc(&name), if name.is_empty() { "all sources".to_string() } else { esc(&name) })
+            format!(
+                r#"<option value="{0}"{selected}>{1}</option>"#,
+                esc(&name),
+                if name.is_empty() { "all sources".to_string() } else { esc(&name) }
+            )
         })
         .collect();
     let _ = write!(
@@ -79,8 +104,18 @@ pub async fn page(Admin(session): Admin, node: web::Data<Node>, query: web::Quer
                 .map(|found| {
                     let entry = &found.entry;
                     let replay = match &found.replay {
-                        Some(replay) => format!(r#"<span class="status {}">{}</span> {}"#, if replay.accepted { "idle" } else { "failed" }, esc(&replay.outcome), esc(&time(replay.at))),
-                        None => action_button("/console/quality/replay", &format!("Replay {} #{}", entry.source, found.seq), &session.csrf, &[("source", &entry.source), ("seq", &found.seq.to_string())]),
+                        Some(replay) => format!(
+                            r#"<span class="status {}">{}</span> {}"#,
+                            if replay.accepted { "idle" } else { "failed" },
+                            esc(&replay.outcome),
+                            esc(&time(replay.at))
+                        ),
+                        None => action_button(
+                            "/console/quality/replay",
+                            &format!("Replay {} #{}", entry.source, found.seq),
+                            &session.csrf,
+                            &[("source", &entry.source), ("seq", &found.seq.to_string())],
+                        ),
                     };
                     vec![
                         format!("{} #{}", esc(&entry.source), found.seq),
@@ -92,11 +127,18 @@ pub async fn page(Admin(session): Admin, node: web::Data<Node>, query: web::Quer
                     ]
                 })
                 .collect();
-            body.push_str(&table("Quarantined records, oldest first", &["Entry", "Where", "Reason", "Raw record", "When", "Replay"], &rows));
+            body.push_str(&table(
+                "Quarantined records, oldest first",
+                &["Entry", "Where", "Reason", "Raw record", "When", "Replay"],
+                &rows,
+            ));
             let filter = source.as_deref().map_or(String::new(), |name| format!("&source={}", crate::console::auth::url_encode(name)));
             let mut pager = Vec::new();
             if skip > 0 {
-                pager.push(format!(r#"<a href="/console/quality?skip={}{filter}#quarantine">Newer page</a>"#, skip.saturating_sub(PAGE_SIZE)));
+                pager.push(format!(
+                    r#"<a href="/console/quality?skip={}{filter}#quarantine">Newer page</a>"#,
+                    skip.saturating_sub(PAGE_SIZE)
+                ));
             }
             if more {
                 pager.push(format!(r#"<a href="/console/quality?skip={}{filter}#quarantine">Older page</a>"#, skip + PAGE_SIZE));

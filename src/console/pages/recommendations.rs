@@ -61,7 +61,11 @@ pub async fn page(Admin(session): Admin, node: web::Data<Node>, query: web::Quer
     if !item.trim().is_empty() {
         match similar_json(&node, item.trim(), None) {
             Ok(found) => {
-                body.push_str(&table(&format!("Items like {}", item.trim()), &["Item", "Title", "Score", "Signal", "Reason"], &item_rows(&found["items"])));
+                body.push_str(&table(
+                    &format!("Items like {}", item.trim()),
+                    &["Item", "Title", "Score", "Signal", "Reason"],
+                    &item_rows(&found["items"]),
+                ));
             }
             Err(err) => body.push_str(&super::error_box(&err.to_string())),
         }

@@ -6,7 +6,7 @@ use serde::Deserialize;
 
 use super::Flash;
 use crate::app::Node;
-use crate::console::layout::{action_button, esc, shell, redirect_with, table};
+use crate::console::layout::{action_button, esc, redirect_with, shell, table};
 use crate::console::{guard_form, Admin, Refused};
 
 /// Longest checkpoint text shown.
@@ -22,13 +22,17 @@ pub async fn page(Admin(session): Admin, node: web::Data<Node>, query: web::Quer
             Ok(None) => r#"<span class="muted">none yet</span>"#.to_string(),
             Err(err) => esc(&format!("unreadable: {err}")),
         };
-        let lag = agent.and_then(|agent| agent.progress).map_or_else(
-            || "–".to_string(),
-            |(done, total)| format!("{} of {total} left", total.saturating_sub(done)),
+        let lag = agent
+            .and_then(|agent| agent.progress)
+            .map_or_else(|| "–".to_string(), |(done, total)| format!("{} of {total} left", total.saturating_sub(done)));
+        let status = agent.map_or_else(
+            || if source.enabled { "not started".into() } else { "disabled".into() },
+            |agent| format!("{:?}", agent.status).to_lowercase(),
         );
-        let status = agent.map_or_else(|| if source.enabled { "not started".into() } else { "disabled".into() }, |agent| format!("{:?}", agent.status).to_lowercase());
         let action = match agent.map(|agent| agent.status) {
-            Some(AgentStatus::Paused) => action_button("/console/sources/pause", &format!("Resume {name}"), &session.csrf, &[("source", name), ("paused", "false")]),
+            Some(AgentStatus::Paused) => {
+                action_button("/console/sources/pause", &format!("Resume {name}"), &session.csrf, &[("source", name), ("paused", "false")])
+            }
             Some(AgentStatus::Running | AgentStatus::Idle | AgentStatus::Starting | AgentStatus::Failed) => {
                 action_button("/console/sources/pause", &format!("Pause {name}"), &session.csrf, &[("source", name), ("paused", "true")])
             }
