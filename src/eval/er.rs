@@ -100,38 +100,17 @@ pub fn run(data: &Path, dataset: &str, torch_params: Option<&str>, json_out: boo
         let train_seconds = started.elapsed().as_secs_f64();
         let valid_scores = matcher.evaluate(&valid_rows, &valid_labels);
         let scores = matcher.evaluate(&test_rows, &test_labels);
-        models.push(json!({
-            "model": name,
-            "options": options,
-            "threshold": matcher.threshold,
-            "precision": 100.0 * scores.precision,
-            "recall": 100.0 * scores.recall,
-            "f1": 100.0 * scores.f1,
-            "valid_f1": 100.0 * valid_scores.f1,
-            "true_positives": scores.true_positives,
-            "false_positives": scores.false_positives,
-            "false_negatives": scores.false_negatives,
-            "train_seconds": train_seconds,
-        }));
+        models.push(model_row(name, json!(options), matcher.threshold, &valid_scores, &scores, train_seconds));
     }
     if let Some(params) = torch_params {
         let started = Instant::now();
         let (described, threshold, valid_scores, scores) =
             torch_matcher(config, params, [(&train, &train_rows), (&valid, &valid_rows), (&test, &test_rows)])?;
-        models.push(json!({
-            "model": "MLP on features + MiniLM (torch)",
-            "options": described["params"],
-            "threshold": threshold,
-            "precision": 100.0 * scores.precision,
-            "recall": 100.0 * scores.recall,
-            "f1": 100.0 * scores.f1,
-            "valid_f1": 100.0 * valid_scores.f1,
-            "true_positives": scores.true_positives,
-            "false_positives": scores.false_positives,
-            "false_negatives": scores.false_negatives,
-            "train_seconds": started.elapsed().as_secs_f64(),
-            "training_loss": described["training_loss"],
-        }));
+        let seconds = started.elapsed().as_secs_f64();
+        let mut row =
+            model_row("MLP on features + MiniLM (torch)", described["params"].clone(), threshold, &valid_scores, &scores, seconds);
+        row["training_loss"] = described["training_loss"].clone();
+        models.push(row);
     }
     // The reported matcher is the one with the better validation F1: test decides nothing.
     let selected = models
@@ -157,6 +136,30 @@ pub fn run(data: &Path, dataset: &str, torch_params: Option<&str>, json_out: boo
         print_table(&results);
     }
     Ok(())
+}
+
+/// One matcher's row of the results: its settings, threshold, test scores (%) and validation F1.
+fn model_row(
+    name: &str,
+    options: serde_json::Value,
+    threshold: f64,
+    valid: &Scores,
+    test: &Scores,
+    train_seconds: f64,
+) -> serde_json::Value {
+    json!({
+        "model": name,
+        "options": options,
+        "threshold": threshold,
+        "precision": 100.0 * test.precision,
+        "recall": 100.0 * test.recall,
+        "f1": 100.0 * test.f1,
+        "valid_f1": 100.0 * valid.f1,
+        "true_positives": test.true_positives,
+        "false_positives": test.false_positives,
+        "false_negatives": test.false_negatives,
+        "train_seconds": train_seconds,
+    })
 }
 
 /// Trains the torch plugin's `match.mlp` on the train split (through the plugin ABI, threshold on

@@ -67,12 +67,12 @@ use tch::{Kind, Tensor};
 
 use crate::bert::{self, Encoder, FileDigest, Trainable};
 use crate::finetune::{self, Head};
+use crate::framed::Frame;
 
 /// The task name.
 pub const TASK_CLASSIFY: &str = "text.classify";
 
-const MAGIC: &[u8; 4] = b"AGTC";
-const VERSION: u32 = 1;
+const FRAME: Frame = Frame { task: TASK_CLASSIFY, magic: b"AGTC", version: 1 };
 
 /// `fit` params of `text.classify` (see the module doc for each).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -265,30 +265,6 @@ fn f32_bytes(tensor: &Tensor) -> Result<Vec<u8>, String> {
     Ok(values.iter().flat_map(|v| v.to_le_bytes()).collect())
 }
 
-fn encode(header: &Header, payload: &[u8]) -> Vec<u8> {
-    let json = serde_json::to_vec(header).expect("snapshot header serialises");
-    let mut out = MAGIC.to_vec();
-    out.extend_from_slice(&VERSION.to_le_bytes());
-    out.extend_from_slice(&u32::try_from(json.len()).expect("header under 4 GiB").to_le_bytes());
-    out.extend_from_slice(&json);
-    out.extend_from_slice(payload);
-    out
-}
-
-fn decode(bytes: &[u8]) -> Result<(Header, &[u8]), String> {
-    if bytes.len() < 12 || &bytes[..4] != MAGIC {
-        return Err(format!("not a {TASK_CLASSIFY} snapshot (bad magic)"));
-    }
-    let version = u32::from_le_bytes(bytes[4..8].try_into().unwrap());
-    if version != VERSION {
-        return Err(format!("{TASK_CLASSIFY} snapshot format {version}, this plugin reads {VERSION}"));
-    }
-    let length = u32::from_le_bytes(bytes[8..12].try_into().unwrap()) as usize;
-    let json = bytes.get(12..12 + length).ok_or(format!("{TASK_CLASSIFY} snapshot is truncated"))?;
-    let header: Header = serde_json::from_slice(json).map_err(|e| format!("malformed {TASK_CLASSIFY} snapshot: {e}"))?;
-    Ok((header, &bytes[12 + length..]))
-}
-
 /// One `infer` request.
 #[derive(Debug, Deserialize)]
 #[serde(tag = "op", rename_all = "lowercase", deny_unknown_fields)]
@@ -357,7 +333,7 @@ impl Classifier {
             fit_seconds: started.elapsed().as_secs_f64(),
             tensors,
         };
-        Ok(encode(&header, &payload))
+        Ok(FRAME.encode(&header, &payload))
     }
 
     /// Loads a snapshot, refusing one whose model files changed.
@@ -365,7 +341,7 @@ impl Classifier {
     /// # Errors
     /// A malformed snapshot, a missing or changed model file.
     pub fn load(snapshot: &[u8]) -> Result<Self, String> {
-        let (header, mut payload) = decode(snapshot)?;
+        let (header, mut payload): (Header, &[u8]) = FRAME.decode(snapshot)?;
         if header.task != TASK_CLASSIFY {
             return Err(format!("snapshot is for task {:?}, not {TASK_CLASSIFY:?}", header.task));
         }

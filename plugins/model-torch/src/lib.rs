@@ -49,6 +49,7 @@
 pub mod bert;
 pub mod classify;
 pub mod finetune;
+pub mod framed;
 pub mod matcher;
 pub mod minilm;
 pub mod nbeats;

@@ -48,13 +48,13 @@ use tch::nn::{self, Module, OptimizerConfig};
 use tch::{Device, Kind, Reduction, Tensor};
 
 use crate::bert::{self, Encoder, FileDigest};
+use crate::framed::Frame;
 use crate::rng::{self, SplitMix};
 
 /// The task name.
 pub const TASK_MATCH: &str = "match.mlp";
 
-const MAGIC: &[u8; 4] = b"AGTP";
-const VERSION: u32 = 1;
+const FRAME: Frame = Frame { task: TASK_MATCH, magic: b"AGTP", version: 1 };
 /// Texts per encoder forward pass.
 const ENCODE_BATCH: usize = 64;
 
@@ -322,13 +322,7 @@ impl PairMatcher {
             fit_seconds: started.elapsed().as_secs_f64(),
             tensors: variables.iter().map(|(name, tensor)| (name.clone(), tensor.size())).collect(),
         };
-        let json = serde_json::to_vec(&header).expect("snapshot header serialises");
-        let mut out = MAGIC.to_vec();
-        out.extend_from_slice(&VERSION.to_le_bytes());
-        out.extend_from_slice(&u32::try_from(json.len()).expect("header under 4 GiB").to_le_bytes());
-        out.extend_from_slice(&json);
-        out.extend_from_slice(&payload);
-        Ok(out)
+        Ok(FRAME.encode(&header, &payload))
     }
 
     /// Loads a snapshot, refusing one whose model files changed.
@@ -336,16 +330,7 @@ impl PairMatcher {
     /// # Errors
     /// A malformed snapshot, a missing or changed model file.
     pub fn load(snapshot: &[u8]) -> Result<Self, String> {
-        if snapshot.len() < 12 || &snapshot[..4] != MAGIC {
-            return Err(format!("not a {TASK_MATCH} snapshot (bad magic)"));
-        }
-        let version = u32::from_le_bytes(snapshot[4..8].try_into().unwrap());
-        if version != VERSION {
-            return Err(format!("{TASK_MATCH} snapshot format {version}, this plugin reads {VERSION}"));
-        }
-        let length = u32::from_le_bytes(snapshot[8..12].try_into().unwrap()) as usize;
-        let json = snapshot.get(12..12 + length).ok_or(format!("{TASK_MATCH} snapshot is truncated"))?;
-        let header: Header = serde_json::from_slice(json).map_err(|e| format!("malformed {TASK_MATCH} snapshot: {e}"))?;
+        let (header, mut payload): (Header, &[u8]) = FRAME.decode(snapshot)?;
         if header.task != TASK_MATCH {
             return Err(format!("snapshot is for task {:?}, not {TASK_MATCH:?}", header.task));
         }
@@ -358,7 +343,6 @@ impl PairMatcher {
         if variables.len() != header.tensors.len() {
             return Err(format!("snapshot has {} weight tensors, the network {}", header.tensors.len(), variables.len()));
         }
-        let mut payload = &snapshot[12 + length..];
         for (name, shape) in &header.tensors {
             let variable = variables.get_mut(name).ok_or(format!("snapshot has weight {name}, which the network lacks"))?;
             if variable.size() != *shape {

