@@ -365,17 +365,6 @@ fn write_gate_apply(tree: &sled::Tree, batch: sled::Batch) -> Result<(), CoreErr
     Ok(tree.apply_batch(batch)?)
 }
 
-impl Drop for SledStore {
-    /// Flushes behind [`write_gate`], so the flushes sled makes as its trees close find nothing
-    /// left to wait for.
-    fn drop(&mut self) {
-        let _gate = write_gate();
-        if let Err(err) = self.db.flush() {
-            tracing::warn!(error = %err, "flushing the store on close failed");
-        }
-    }
-}
-
 /// Every entry of `tree` under `prefix`, keys without the prefix, in key order.
 fn read_prefixed(tree: &sled::Tree, prefix: u8) -> Result<Vec<(String, Vec<u8>)>, CoreError> {
     tree.scan_prefix([prefix])
