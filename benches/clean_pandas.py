@@ -329,13 +329,24 @@ def clean_events(path):
     rules = {"user_id": ("user.id", as_id, True), "item_id": ("item", as_id, True), "kind": ("type", as_kind, True),
              "value": ("value", as_number, False), "ts": ("ts", as_ts("UTC"), True),
              "session": ("session", as_text, False)}
-    for name, (key, coerce, required) in rules.items():
+    def columns(key):
         if key not in df:
-            text, num, other = json_column(pd.Series(np.nan, index=df.index, dtype="str"))
-        else:
-            text, num, other = df[key], df[f"{key}#number"], df[f"{key}#other"]
+            return json_column(pd.Series(np.nan, index=df.index, dtype="str"))
+        return df[key], df[f"{key}#number"], df[f"{key}#other"]
+
+    # An event with a valid session but no user is anonymous (user "anon:<session>"), not invalid.
+    scratch = Source(df, read, {})
+    text, _, other = columns("session")
+    session, _ = scratch.field("session", text, as_text, wrong=other)
+    has_session = session.notna() & (scratch.code == 0)
+    for name, (key, coerce, required) in rules.items():
+        text, num, other = columns(key)
         if name in ("value", "ts"):  # JSON numbers are taken as numbers, the rest as text
             out[name], _ = src.field(name, text.where(num.isna()), coerce, required, num=num, wrong=other)
+        elif name == "user_id":
+            value, missing = src.field(name, text, coerce, wrong=other)
+            src.reject(missing & ~has_session, "missing_field")
+            out[name] = value.where(~(missing & has_session), "anon:" + session)
         else:
             out[name], _ = src.field(name, text, coerce, required, wrong=other)
     src.finish(out, list(out.columns))  # no dedup key: a duplicate repeats the whole content

@@ -4,6 +4,7 @@
 //! entries, its counters and its source checkpoint commit in one atomic step.
 
 mod codec;
+mod key_filter;
 mod sled_store;
 
 use std::collections::BTreeMap;

@@ -3,7 +3,8 @@
 //! Everything a batch commits lives in one tree, `ingest`, under a one-byte prefix per concern
 //! (records, quarantine, checkpoints, counters), because sled applies a batch to one tree
 //! atomically and far faster than a multi-tree transaction. A record is keyed by its dedup key,
-//! so the dedup check is one lookup and storing it one insert; the key's locality prefix (time
+//! so the dedup check is one lookup (skipped when a Bloom filter of the stored keys, built at the
+//! first commit, says the key is new) and storing it one insert; the key's locality prefix (time
 //! or id, see [`RecordKey`]) keeps inserts near the tree's end. Keys are big-endian so scans
 //! come out in order. Commits are serialised by a lock: dedup reads and the batch write must not
 //! interleave with another commit.
@@ -12,6 +13,7 @@ use std::collections::{BTreeMap, HashSet};
 use std::path::Path;
 use std::sync::Mutex;
 
+use super::key_filter::KeyFilter;
 use super::{decode, decode_record, encode, CommitBatch, CommitReport, EvalRun, Store, StoreDigest};
 use crate::clean::RecordKey;
 use crate::error::CoreError;
@@ -48,8 +50,8 @@ pub struct SledStore {
     resolution: sled::Tree,
     /// Session → the operator's [`Override`] of its identity link.
     identity: sled::Tree,
-    /// Held while committing.
-    commit_lock: Mutex<()>,
+    /// Held while committing; holds the filter of stored record keys once the first commit built it.
+    commit_lock: Mutex<Option<KeyFilter>>,
 }
 
 impl SledStore {
@@ -74,7 +76,7 @@ impl SledStore {
             resolution: open_resolution(&db)?,
             identity: db.open_tree("identity")?,
             db,
-            commit_lock: Mutex::new(()),
+            commit_lock: Mutex::new(None),
         })
     }
 
@@ -83,6 +85,17 @@ impl SledStore {
         let seq_bytes: [u8; 8] = key[key.len() - 8..].try_into().expect("quarantine keys end in a u64");
         let replay = self.replays.get(&key)?.map(|bytes| decode(&bytes)).transpose()?;
         Ok(Quarantined { seq: u64::from_be_bytes(seq_bytes), entry: decode(&value)?, replay })
+    }
+
+    /// A filter of every stored record key (without the tree prefix), sized for four times as
+    /// many (so that a growing store rebuilds it rarely).
+    fn record_filter(&self) -> Result<KeyFilter, CoreError> {
+        let stored = self.ingest.scan_prefix([prefix::RECORD]).keys().count();
+        let mut filter = KeyFilter::with_capacity(4 * stored);
+        for key in self.ingest.scan_prefix([prefix::RECORD]).keys() {
+            filter.insert(&key?[1..]);
+        }
+        Ok(filter)
     }
 
     /// The tree every batch commits into, for engine-level tools (the raw-sled benchmark).
@@ -112,13 +125,19 @@ fn quarantine_key(source: &str, seq: Option<u64>) -> Vec<u8> {
 impl Store for SledStore {
     fn commit(&self, batch: CommitBatch) -> Result<CommitReport, CoreError> {
         let CommitBatch { source, records, quarantine, checkpoint, mut stats, ingested_at } = batch;
-        let _serialised = self.commit_lock.lock().map_err(|_| CoreError::Decode("commit lock poisoned".to_string()))?;
+        let mut serialised = self.commit_lock.lock().map_err(|_| CoreError::Decode("commit lock poisoned".to_string()))?;
+        if serialised.as_ref().is_none_or(KeyFilter::is_full) {
+            *serialised = Some(self.record_filter()?);
+        }
+        let filter = serialised.as_mut().expect("built above");
         let mut write = sled::Batch::default();
         let mut report = CommitReport { quarantined: quarantine.len() as u64, ..CommitReport::default() };
         let mut in_batch: HashSet<RecordKey> = HashSet::with_capacity(records.len());
         for record in records {
             let key = key(prefix::RECORD, &record.key);
-            if self.ingest.contains_key(&key)? || !in_batch.insert(record.key) {
+            let already_stored = filter.may_contain(&record.key) && self.ingest.contains_key(&key)?;
+            // `in_batch` ends up holding exactly the accepted keys.
+            if already_stored || !in_batch.insert(record.key) {
                 report.duplicates += 1;
                 continue;
             }
@@ -145,6 +164,9 @@ impl Store for SledStore {
         // One batch on one tree: sled applies it atomically, also across a crash.
         let _gate = write_gate();
         self.ingest.apply_batch(write)?;
+        for key in &in_batch {
+            filter.insert(key);
+        }
         Ok(report)
     }
 

@@ -1,10 +1,60 @@
-//! Snapshots framed as magic, format version, a JSON header and a raw payload (`text.classify`, `match.mlp`).
+//! Snapshots framed as magic, format version, a JSON header and a raw payload (`text.classify`,
+//! `match.mlp`, `rec.sasrec`), and a network's weights as that payload.
 //!
 //! Layout: the task's 4-byte magic, the format version (`u32` LE), the header's length (`u32` LE),
 //! the header as JSON, then the payload (the task's tensors).
 
 use serde::de::DeserializeOwned;
 use serde::Serialize;
+use tch::{nn, Tensor};
+
+/// A stored weight's name and shape, as a header lists them.
+pub type WeightShape = (String, Vec<i64>);
+
+/// Every variable of `vs` by name: their names and shapes (for the header) and their values as
+/// little-endian `f32`s in that order (the payload).
+///
+/// # Errors
+/// When libtorch cannot read a weight.
+pub fn weights(vs: &nn::VarStore) -> Result<(Vec<WeightShape>, Vec<u8>), String> {
+    let mut variables: Vec<(String, Tensor)> = vs.variables().into_iter().collect();
+    variables.sort_by(|a, b| a.0.cmp(&b.0));
+    let mut payload = Vec::new();
+    for (name, tensor) in &variables {
+        let values = Vec::<f32>::try_from(tensor.detach().contiguous().view([-1])).map_err(|e| format!("weight {name}: {e}"))?;
+        payload.extend(values.iter().flat_map(|v| v.to_le_bytes()));
+    }
+    Ok((variables.iter().map(|(name, tensor)| (name.clone(), tensor.size())).collect(), payload))
+}
+
+/// Copies the weights [`weights`] stored (`shapes` from the header, `payload` after it) into the
+/// variables of `vs`, then freezes it.
+///
+/// # Errors
+/// A weight the network lacks or has in another shape, a missing weight, a truncated payload or
+/// trailing bytes (naming `task`).
+pub fn load_weights(vs: &mut nn::VarStore, shapes: &[WeightShape], mut payload: &[u8], task: &str) -> Result<(), String> {
+    let mut variables = vs.variables();
+    if variables.len() != shapes.len() {
+        return Err(format!("snapshot has {} weight tensors, the network {}", shapes.len(), variables.len()));
+    }
+    for (name, shape) in shapes {
+        let variable = variables.get_mut(name).ok_or(format!("snapshot has weight {name}, which the network lacks"))?;
+        if variable.size() != *shape {
+            return Err(format!("snapshot weight {name} has shape {shape:?}, the network {:?}", variable.size()));
+        }
+        let count = shape.iter().product::<i64>() as usize;
+        let bytes = payload.get(..count * 4).ok_or(format!("{task} snapshot is truncated (at {name})"))?;
+        payload = &payload[count * 4..];
+        let values: Vec<f32> = bytes.chunks_exact(4).map(|b| f32::from_le_bytes(b.try_into().unwrap())).collect();
+        tch::no_grad(|| variable.copy_(&Tensor::from_slice(&values).view(shape.as_slice())));
+    }
+    if !payload.is_empty() {
+        return Err(format!("{} trailing bytes after the {task} snapshot", payload.len()));
+    }
+    vs.freeze();
+    Ok(())
+}
 
 /// A task's frame: its name (for messages), magic and format version.
 pub struct Frame {

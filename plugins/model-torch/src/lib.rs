@@ -6,6 +6,7 @@
 //! | `text.minilm` | the pretrained all-MiniLM-L6-v2 sentence encoder: 384-d unit vectors ([`minilm`]) |
 //! | `text.classify` | all-MiniLM-L6-v2 fine-tuned as a text classifier from labelled examples ([`classify`]) |
 //! | `match.mlp` | an entity matcher: an MLP over pair features and both texts' MiniLM vectors ([`matcher`]) |
+//! | `rec.sasrec` | a SASRec-family sequential recommender trained with full cross-entropy ([`sasrec`]) |
 //!
 //! `fit`, `load` and `infer` dispatch on the task; a loaded snapshot is a [`TorchModels`] variant.
 //!
@@ -45,6 +46,11 @@
 //!
 //! `fit` takes JSON Lines `{"features","left","right","label"}` pairs; `infer` answers `score`
 //! (each pair's match probability) and `describe`. See [`matcher`].
+//!
+//! # `rec.sasrec`
+//!
+//! `fit` takes the host's `Interactions`; `infer` answers `scores`, `explain` and `similar` as the
+//! `classic` plugin's recommenders do, and `describe`. See [`sasrec`].
 
 pub mod bert;
 pub mod classify;
@@ -55,6 +61,7 @@ pub mod minilm;
 pub mod nbeats;
 pub mod params;
 pub mod rng;
+pub mod sasrec;
 pub mod snapshot;
 
 use std::sync::Mutex;
@@ -67,6 +74,7 @@ use tch::nn;
 pub use classify::{Classifier, TASK_CLASSIFY};
 pub use matcher::{PairMatcher, TASK_MATCH};
 pub use minilm::{MiniLm, TASK_MINILM};
+pub use sasrec::{SasRec, TASK_SASREC};
 use nbeats::{Net, Shape};
 use params::Params;
 use snapshot::Header;
@@ -75,7 +83,7 @@ use snapshot::Header;
 pub const TASK_NBEATS: &str = "forecast.nbeats";
 
 /// Every task, as the plugin declaration lists them.
-pub const TASKS: &str = "forecast.nbeats,text.minilm,text.classify,match.mlp";
+pub const TASKS: &str = "forecast.nbeats,text.minilm,text.classify,match.mlp,rec.sasrec";
 
 /// A loaded snapshot of one of the tasks.
 pub enum TorchModels {
@@ -87,6 +95,7 @@ pub enum TorchModels {
     Classifier(Classifier),
     /// `match.mlp`.
     Matcher(PairMatcher),
+    SasRec(SasRec),
 }
 
 /// A loaded `forecast.nbeats` snapshot.
@@ -140,6 +149,7 @@ impl ModelPlugin for TorchModels {
             }
             TASK_CLASSIFY => Classifier::fit(data, params, progress),
             TASK_MATCH => PairMatcher::fit(data, params, progress),
+            TASK_SASREC => SasRec::fit(data, params, progress),
             _ => Err(unknown_task(task)),
         }
     }
@@ -150,6 +160,7 @@ impl ModelPlugin for TorchModels {
             TASK_MINILM => MiniLm::load(snapshot).map(Self::MiniLm),
             TASK_CLASSIFY => Classifier::load(snapshot).map(Self::Classifier),
             TASK_MATCH => PairMatcher::load(snapshot).map(Self::Matcher),
+            TASK_SASREC => SasRec::load(snapshot).map(Self::SasRec),
             _ => Err(unknown_task(task)),
         }
     }
@@ -160,6 +171,7 @@ impl ModelPlugin for TorchModels {
             Self::MiniLm(model) => model.infer(request),
             Self::Classifier(model) => model.infer(request),
             Self::Matcher(model) => model.infer(request),
+            Self::SasRec(model) => model.infer(request),
         }
     }
 }
@@ -266,8 +278,8 @@ agora_plugin_api::export_model! {
     plugin: TorchModels,
     name: "torch",
     version: env!("CARGO_PKG_VERSION"),
-    tasks: "forecast.nbeats,text.minilm,text.classify,match.mlp",
-    description: "deep models on libtorch (CPU): a global N-BEATS-style MLP with quantile intervals; the all-MiniLM-L6-v2 sentence encoder; MiniLM fine-tuned as a text classifier; an entity matcher on pair features and MiniLM vectors",
+    tasks: "forecast.nbeats,text.minilm,text.classify,match.mlp,rec.sasrec",
+    description: "deep models on libtorch (CPU): a global N-BEATS-style MLP with quantile intervals; the all-MiniLM-L6-v2 sentence encoder; MiniLM fine-tuned as a text classifier; an entity matcher on pair features and MiniLM vectors; a SASRec-family sequential recommender",
 }
 
 #[cfg(test)]

@@ -48,7 +48,7 @@ use tch::nn::{self, Module, OptimizerConfig};
 use tch::{Device, Kind, Reduction, Tensor};
 
 use crate::bert::{self, Encoder, FileDigest};
-use crate::framed::Frame;
+use crate::framed::{self, Frame, WeightShape};
 use crate::rng::{self, SplitMix};
 
 /// The task name.
@@ -166,7 +166,7 @@ struct Header {
     training_loss: Vec<f64>,
     fit_seconds: f64,
     /// The MLP's weights in payload order: name and shape.
-    tensors: Vec<(String, Vec<i64>)>,
+    tensors: Vec<WeightShape>,
 }
 
 /// The network: standardised features ⊕ |u − v| ⊕ u ⊙ v → hidden (ReLU) → logit.
@@ -303,13 +303,7 @@ impl PairMatcher {
         let (vs, feature_mean, feature_std, training_loss) =
             if params.threads > 0 { crate::with_threads(params.threads, work) } else { work() }?;
 
-        let mut variables: Vec<(String, Tensor)> = vs.variables().into_iter().collect();
-        variables.sort_by(|a, b| a.0.cmp(&b.0));
-        let mut payload = Vec::new();
-        for (name, tensor) in &variables {
-            let values = Vec::<f32>::try_from(tensor.detach().contiguous().view([-1])).map_err(|e| format!("weight {name}: {e}"))?;
-            payload.extend(values.iter().flat_map(|v| v.to_le_bytes()));
-        }
+        let (tensors, payload) = framed::weights(&vs)?;
         let header = Header {
             task: TASK_MATCH.to_string(),
             model_dir,
@@ -320,7 +314,7 @@ impl PairMatcher {
             pairs: pairs.len(),
             training_loss,
             fit_seconds: started.elapsed().as_secs_f64(),
-            tensors: variables.iter().map(|(name, tensor)| (name.clone(), tensor.size())).collect(),
+            tensors,
         };
         Ok(FRAME.encode(&header, &payload))
     }
@@ -330,7 +324,7 @@ impl PairMatcher {
     /// # Errors
     /// A malformed snapshot, a missing or changed model file.
     pub fn load(snapshot: &[u8]) -> Result<Self, String> {
-        let (header, mut payload): (Header, &[u8]) = FRAME.decode(snapshot)?;
+        let (header, payload): (Header, &[u8]) = FRAME.decode(snapshot)?;
         if header.task != TASK_MATCH {
             return Err(format!("snapshot is for task {:?}, not {TASK_MATCH:?}", header.task));
         }
@@ -339,25 +333,7 @@ impl PairMatcher {
         let inputs = (header.feature_mean.len() + 2 * encoder.dims()) as i64;
         let mut vs = nn::VarStore::new(Device::Cpu);
         let mlp = Mlp::new(&vs.root(), inputs, &header.params);
-        let mut variables = vs.variables();
-        if variables.len() != header.tensors.len() {
-            return Err(format!("snapshot has {} weight tensors, the network {}", header.tensors.len(), variables.len()));
-        }
-        for (name, shape) in &header.tensors {
-            let variable = variables.get_mut(name).ok_or(format!("snapshot has weight {name}, which the network lacks"))?;
-            if variable.size() != *shape {
-                return Err(format!("snapshot weight {name} has shape {shape:?}, the network {:?}", variable.size()));
-            }
-            let count = shape.iter().product::<i64>() as usize;
-            let bytes = payload.get(..count * 4).ok_or(format!("{TASK_MATCH} snapshot is truncated (at {name})"))?;
-            payload = &payload[count * 4..];
-            let values: Vec<f32> = bytes.chunks_exact(4).map(|b| f32::from_le_bytes(b.try_into().unwrap())).collect();
-            tch::no_grad(|| variable.copy_(&Tensor::from_slice(&values).view(shape.as_slice())));
-        }
-        if !payload.is_empty() {
-            return Err(format!("{} trailing bytes after the {TASK_MATCH} snapshot", payload.len()));
-        }
-        vs.freeze();
+        framed::load_weights(&mut vs, &header.tensors, payload, TASK_MATCH)?;
         Ok(Self { header, encoder, network: Mutex::new((vs, mlp)) })
     }
 
