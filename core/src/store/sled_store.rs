@@ -414,9 +414,47 @@ fn open_resolution(db: &sled::Db) -> Result<sled::Tree, CoreError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::clean::CleanRecord;
+    use crate::record::{Item, Record};
 
     fn map(entries: &[(&str, &str)]) -> BTreeMap<String, Vec<u8>> {
         entries.iter().map(|(key, value)| (key.to_string(), value.as_bytes().to_vec())).collect()
+    }
+
+    fn batch(ids: &[u32]) -> CommitBatch {
+        let records = ids
+            .iter()
+            .map(|id| CleanRecord {
+                key: [&[RecordKind::Item.tag()], &id.to_be_bytes()[..], &[7u8; 16]].concat(),
+                record: Record::Item(Item { item_id: id.to_string(), ..Item::default() }),
+                offset: id.to_string(),
+                filled: Vec::new(),
+                raw: None,
+            })
+            .collect();
+        CommitBatch {
+            source: "items".to_string(),
+            records,
+            quarantine: Vec::new(),
+            checkpoint: None,
+            stats: SourceStats::default(),
+            ingested_at: 0,
+        }
+    }
+
+    #[test]
+    fn stored_keys_are_duplicates_in_later_batches_and_after_reopening() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = SledStore::open(dir.path(), 8).unwrap();
+        assert_eq!(store.commit(batch(&[1, 2, 3, 3])).unwrap().duplicates, 1);
+        let report = store.commit(batch(&[3, 4])).unwrap();
+        assert_eq!((report.accepted, report.duplicates), (1, 1));
+        drop(store);
+        // A new store builds its key filter from what is stored.
+        let store = SledStore::open(dir.path(), 8).unwrap();
+        let report = store.commit(batch(&[1, 2, 3, 4, 5])).unwrap();
+        assert_eq!((report.accepted, report.duplicates), (1, 4));
+        assert_eq!(store.count_records(RecordKind::Item).unwrap(), 5);
     }
 
     #[test]
