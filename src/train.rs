@@ -9,7 +9,7 @@ use agora_core::config::AgoraConfig;
 use agora_core::plugin::PluginHost;
 use agora_core::store::{encode, Store};
 use agora_recommend::train::train;
-use agora_recommend::Dataset;
+use agora_recommend::{Dataset, ModelPlugins};
 use agora_sales::{ForecastSet, Metric, Scope};
 use indicatif::{ProgressBar, ProgressStyle};
 
@@ -70,8 +70,8 @@ fn progress_bars(quiet: bool) -> impl FnMut(&str, u64, u64) {
 
 fn train_recommender(config: &AgoraConfig, store: &dyn Store, host: &PluginHost, json: bool) -> anyhow::Result<serde_json::Value> {
     let dataset = Dataset::from_store(store, &config.recommend)?;
-    let plugin = host.model(&config.recommend.plugin)?;
-    let snapshot = train(&plugin, &config.recommend, &dataset, &mut progress_bars(json))?;
+    let plugins = ModelPlugins::open(host, &config.recommend)?;
+    let snapshot = train(&plugins, &config.recommend, &dataset, &mut progress_bars(json))?;
     store.save_model(RECOMMENDER_MODEL, &encode(&snapshot)?)?;
     let info = &snapshot.info;
     if json {

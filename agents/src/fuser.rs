@@ -10,7 +10,7 @@ use agora_core::plugin::PluginHost;
 use agora_core::store::{decode, encode, Store};
 use agora_recommend::fused::FusedSnapshot;
 use agora_recommend::train::train;
-use agora_recommend::{Dataset, FusedModel};
+use agora_recommend::{Dataset, FusedModel, ModelPlugins};
 
 use crate::error::AgentError;
 use crate::state::GetState;
@@ -57,16 +57,16 @@ impl Handler<Fuse> for Fuser {
     fn handle(&mut self, msg: Fuse, _ctx: &mut Context<Self>) -> Self::Result {
         let (store, host, config, state) = (self.store.clone(), self.host.clone(), self.config.clone(), self.state.clone());
         Box::pin(run_blocking(self.state.clone(), move || {
-            let plugin = host.model(&config.plugin)?;
+            let plugins = ModelPlugins::open(&host, &config)?;
             let mut progress = |stage: &str, done: u64, total: u64| {
                 state.update(|state| state.progress = Some((done, total)));
                 tracing::debug!(stage, done, total, "training");
             };
-            let snapshot = train(&plugin, &config, &msg.dataset, &mut progress)?;
+            let snapshot = train(&plugins, &config, &msg.dataset, &mut progress)?;
             store.save_model(RECOMMENDER_MODEL, &encode(&snapshot)?)?;
             tracing::info!(weights = ?snapshot.info.weights, data = %snapshot.info.data_version, "recommender trained");
             state.update(|state| state.processed += 1);
-            Ok(Arc::new(FusedModel::load(&plugin, snapshot, &config)?))
+            Ok(Arc::new(FusedModel::load(&plugins, snapshot, &config)?))
         }))
     }
 }
@@ -79,8 +79,7 @@ impl Handler<LoadLatest> for Fuser {
         Box::pin(run_blocking(self.state.clone(), move || {
             let Some(bytes) = store.load_model(RECOMMENDER_MODEL)? else { return Ok(None) };
             let snapshot: FusedSnapshot = decode(&bytes)?;
-            let plugin = host.model(&config.plugin)?;
-            Ok(Some(Arc::new(FusedModel::load(&plugin, snapshot, &config)?)))
+            Ok(Some(Arc::new(FusedModel::load(&ModelPlugins::open(&host, &config)?, snapshot, &config)?)))
         }))
     }
 }

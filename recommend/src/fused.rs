@@ -5,13 +5,14 @@ use std::collections::BTreeMap;
 
 use agora_core::config::RecommendConfig;
 use agora_core::eval::ranking::RankingSummary;
-use agora_core::plugin::{LoadedModel, ModelPlugin};
+use agora_core::plugin::LoadedModel;
 use agora_plugin_api::model::decode_f32s;
 use serde::{Deserialize, Serialize};
 
 use crate::blend::normalise;
 use crate::dataset::Catalog;
 use crate::error::RecommendError;
+use crate::plugins::ModelPlugins;
 
 /// The component unknown users and empty histories fall back to.
 pub const POPULARITY: &str = "popularity";
@@ -99,17 +100,18 @@ pub struct Scored {
 }
 
 impl FusedModel {
-    /// Loads a snapshot into `plugin` and applies the serving rules of `config`.
+    /// Loads a snapshot's components into their plugins and applies the serving rules of `config`.
     ///
     /// # Errors
-    /// When the plugin refuses a component snapshot.
-    pub fn load(plugin: &ModelPlugin, snapshot: FusedSnapshot, config: &RecommendConfig) -> Result<Self, RecommendError> {
+    /// When a plugin is missing or refuses a component snapshot.
+    pub fn load(plugins: &ModelPlugins, snapshot: FusedSnapshot, config: &RecommendConfig) -> Result<Self, RecommendError> {
         let FusedSnapshot { mut catalog, histories, components, info } = snapshot;
         catalog.index();
         let components = components
             .into_iter()
             .map(|component| {
-                let model = plugin.load(&format!("rec.{}", component.name), &component.snapshot)?;
+                let (plugin, task) = plugins.task(&component.name)?;
+                let model = plugin.load(&task, &component.snapshot)?;
                 Ok(Component { name: component.name, weight: component.weight, model })
             })
             .collect::<Result<Vec<_>, RecommendError>>()?;

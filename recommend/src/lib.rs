@@ -6,7 +6,8 @@
 //! - [`split`]: leave-one-out validation and test splits.
 //! - [`blend`]: score normalisation and blend weights chosen on validation data.
 //! - [`fused`]: the served model: loaded component snapshots, their weights, business rules, reasons.
-//! - [`train`]: fitting the components through the model plugin and choosing the weights.
+//! - [`plugins`]: the model plugins the components come from.
+//! - [`train`]: fitting the components through the model plugins and choosing the weights.
 //! - [`evaluate`]: HR@k, NDCG@k and MRR under the full-ranking and sampled-negatives protocols.
 
 pub mod blend;
@@ -14,9 +15,11 @@ pub mod dataset;
 pub mod error;
 pub mod evaluate;
 pub mod fused;
+pub mod plugins;
 pub mod split;
 pub mod train;
 
 pub use dataset::{Catalog, Dataset};
 pub use error::RecommendError;
 pub use fused::{FusedModel, RecommendRequest, Recommendation};
+pub use plugins::ModelPlugins;

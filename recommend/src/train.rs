@@ -6,7 +6,6 @@ use std::time::Instant;
 
 use agora_core::config::RecommendConfig;
 use agora_core::eval::ranking::RankingMetrics;
-use agora_core::plugin::ModelPlugin;
 use agora_plugin_api::model::Interactions;
 use rand::seq::SliceRandom;
 use rand::SeedableRng;
@@ -15,6 +14,7 @@ use crate::blend::{score_weights, search_weights, CachedCase};
 use crate::dataset::Dataset;
 use crate::error::RecommendError;
 use crate::fused::{ComponentSnapshot, FusedModel, FusedSnapshot, ModelInfo};
+use crate::plugins::ModelPlugins;
 use crate::split::{Holdout, Split};
 
 /// Seed of the validation-user sample.
@@ -26,9 +26,9 @@ pub type Progress<'a> = &'a mut dyn FnMut(&str, u64, u64);
 /// Fits each configured component on `data`; returns the snapshots (weight 1) and fit seconds.
 ///
 /// # Errors
-/// The plugin lacks a task, or a fit fails.
+/// A plugin lacks a task, or a fit fails.
 pub fn fit_components(
-    plugin: &ModelPlugin,
+    plugins: &ModelPlugins,
     config: &RecommendConfig,
     data: &Interactions,
     progress: Progress<'_>,
@@ -37,14 +37,7 @@ pub fn fit_components(
     let mut snapshots = Vec::new();
     let mut seconds = BTreeMap::new();
     for name in &config.components {
-        let task = format!("rec.{name}");
-        if !plugin.can(&task) {
-            return Err(RecommendError::InvalidRequest(format!(
-                "recommend.components: model plugin {:?} cannot do {task}; it offers {}",
-                plugin.info.name,
-                plugin.info.capabilities.join(", ")
-            )));
-        }
+        let (plugin, task) = plugins.task(name)?;
         let params = config.params.get(name).cloned().unwrap_or_else(|| serde_json::json!({})).to_string();
         let started = Instant::now();
         let stage = format!("fit {name}");
@@ -61,17 +54,17 @@ pub fn fit_components(
 /// # Errors
 /// As [`fit_components`].
 pub fn fit_split(
-    plugin: &ModelPlugin,
+    plugins: &ModelPlugins,
     config: &RecommendConfig,
     dataset: &Dataset,
     split: &Split,
     progress: Progress<'_>,
 ) -> Result<(FusedModel, BTreeMap<String, f64>), RecommendError> {
-    let (components, fit_seconds) = fit_components(plugin, config, &split.train, progress)?;
+    let (components, fit_seconds) = fit_components(plugins, config, &split.train, progress)?;
     let histories =
         dataset.histories.iter().map(|history| history[..history.len().saturating_sub(split.holdout.hidden())].to_vec()).collect();
     let snapshot = FusedSnapshot { catalog: dataset.catalog.clone(), histories, components, info: ModelInfo::default() };
-    Ok((FusedModel::load(plugin, snapshot, config)?, fit_seconds))
+    Ok((FusedModel::load(plugins, snapshot, config)?, fit_seconds))
 }
 
 /// The blend weights and what they (and each component alone) score on validation.
@@ -128,7 +121,7 @@ pub fn choose_weights(model: &FusedModel, dataset: &Dataset, split: &Split, conf
 /// # Errors
 /// As [`fit_components`] and [`choose_weights`].
 pub fn train(
-    plugin: &ModelPlugin,
+    plugins: &ModelPlugins,
     config: &RecommendConfig,
     dataset: &Dataset,
     progress: Progress<'_>,
@@ -137,14 +130,14 @@ pub fn train(
         return Err(RecommendError::NoData("the store holds no events, orders or reviews".into()));
     }
     let split = Split::new(dataset, Holdout::Validation);
-    let (validation_model, _) = fit_split(plugin, config, dataset, &split, progress)?;
+    let (validation_model, _) = fit_split(plugins, config, dataset, &split, progress)?;
     progress("choose weights", 0, 1);
     let chosen = choose_weights(&validation_model, dataset, &split, config)?;
     progress("choose weights", 1, 1);
     drop(validation_model);
 
     let all = dataset.interactions_for(|len| len);
-    let (mut components, fit_seconds) = fit_components(plugin, config, &all, progress)?;
+    let (mut components, fit_seconds) = fit_components(plugins, config, &all, progress)?;
     for (component, &weight) in components.iter_mut().zip(&chosen.weights) {
         component.weight = weight;
     }

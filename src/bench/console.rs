@@ -12,6 +12,7 @@ use agora_core::config::{AgoraConfig, EncoderChoice};
 use agora_core::plugin::PluginHost;
 use agora_core::store::{encode, Store};
 use agora_recommend::train::train;
+use agora_recommend::ModelPlugins;
 use anyhow::{bail, Context};
 use serde_json::json;
 
@@ -37,7 +38,7 @@ pub fn console_bench(data_dir: &Path, dataset: &str, requests: usize, json: bool
     let (data, mut serve_config) = ingest_s3rec_into(&bench, data_dir, &work.path().join("store.sled"), config)?;
     let host = PluginHost::new(serve_config.plugins.dirs.clone());
     eprintln!("training {} on {} ...", config.recommend.components.join(", "), bench.stem);
-    let snapshot = train(&host.model(&config.recommend.plugin)?, &config.recommend, &data, &mut |_, _, _| {})?;
+    let snapshot = train(&ModelPlugins::open(&host, &config.recommend)?, &config.recommend, &data, &mut |_, _, _| {})?;
     open_store(&serve_config)?.save_model(RECOMMENDER_MODEL, &encode(&snapshot)?)?;
     let (user, item) = (data.catalog.user_ids[0].clone(), data.catalog.item_ids[0].clone());
     drop((data, snapshot));

@@ -16,6 +16,7 @@ use agora_core::config::AgoraConfig;
 use agora_core::plugin::PluginHost;
 use agora_core::store::{encode, Store};
 use agora_recommend::train::train;
+use agora_recommend::ModelPlugins;
 use anyhow::{bail, Context};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
@@ -59,10 +60,10 @@ pub fn serve_bench(plan: &LoadPlan, data_dir: &Path, dataset: &str, json: bool, 
     }
     let (data, ingest_config) = ingest_s3rec(&bench, data_dir, config)?;
     let host = PluginHost::new(ingest_config.plugins.dirs.clone());
-    let plugin = host.model(&config.recommend.plugin)?;
+    let plugins = ModelPlugins::open(&host, &config.recommend)?;
     eprintln!("training {} on all of {} ...", config.recommend.components.join(", "), bench.stem);
     let started = Instant::now();
-    let snapshot = train(&plugin, &config.recommend, &data, &mut |_, _, _| {})?;
+    let snapshot = train(&plugins, &config.recommend, &data, &mut |_, _, _| {})?;
     let train_seconds = started.elapsed().as_secs_f64();
 
     // A serving store holding only the snapshot; the node loads it instead of training.

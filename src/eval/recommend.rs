@@ -9,7 +9,7 @@ use agora_core::plugin::PluginHost;
 use agora_recommend::evaluate::{evaluate, Protocol};
 use agora_recommend::split::{Holdout, Split};
 use agora_recommend::train::{choose_weights, fit_split};
-use agora_recommend::Dataset;
+use agora_recommend::{Dataset, ModelPlugins};
 use anyhow::{bail, Context};
 use serde_json::json;
 
@@ -92,7 +92,7 @@ pub fn run(data_dir: &Path, dataset: &str, model: &str, protocol: &str, json: bo
     let ingest_seconds = started.elapsed().as_secs_f64();
 
     let host = PluginHost::new(ingest_config.plugins.dirs.clone());
-    let plugin = host.model(&recommend.plugin)?;
+    let plugins = ModelPlugins::open(&host, recommend)?;
     let threads = std::thread::available_parallelism().map_or(2, usize::from);
     let mut last_done = String::new();
     let mut progress = |stage: &str, done: u64, total: u64| {
@@ -104,7 +104,7 @@ pub fn run(data_dir: &Path, dataset: &str, model: &str, protocol: &str, json: bo
 
     eprintln!("validation split: fitting {} to choose blend weights", recommend.components.join(", "));
     let validation = Split::new(&data, Holdout::Validation);
-    let (validation_model, _) = fit_split(&plugin, recommend, &data, &validation, &mut progress)?;
+    let (validation_model, _) = fit_split(&plugins, recommend, &data, &validation, &mut progress)?;
     let chosen = choose_weights(&validation_model, &data, &validation, recommend)?;
     drop(validation_model);
     let weight_list: Vec<String> =
@@ -113,7 +113,7 @@ pub fn run(data_dir: &Path, dataset: &str, model: &str, protocol: &str, json: bo
 
     eprintln!("test split: fitting on each user's history but the last item");
     let test = Split::new(&data, Holdout::Test);
-    let (test_model, fit_seconds) = fit_split(&plugin, recommend, &data, &test, &mut progress)?;
+    let (test_model, fit_seconds) = fit_split(&plugins, recommend, &data, &test, &mut progress)?;
     let mut rows = Vec::new();
     for name in &models {
         let weights: Vec<f32> = if name == "blend" {

@@ -10,7 +10,7 @@ use agora_agents::Retrain;
 use agora_core::plugin::PluginHost;
 use agora_recommend::fused::FusedModel;
 use agora_recommend::train::train;
-use agora_recommend::{Dataset, RecommendRequest};
+use agora_recommend::{Dataset, ModelPlugins, RecommendRequest};
 use serde_json::Value;
 
 use crate::cli::{recorded_runs, run_eval};
@@ -176,13 +176,13 @@ async fn category_boosts_and_burials_reorder_what_is_served() {
     let config = shop.config();
     let node = ingest_once(config.clone()).await;
     let dataset = Dataset::from_store(node.store.as_ref(), &config.recommend).unwrap();
-    let plugin = PluginHost::new(vec![plugin_dir()]).model("classic").unwrap();
-    let snapshot = train(&plugin, &config.recommend, &dataset, &mut |_, _, _| {}).unwrap();
+    let plugins = ModelPlugins::single("classic", PluginHost::new(vec![plugin_dir()]).model("classic").unwrap());
+    let snapshot = train(&plugins, &config.recommend, &dataset, &mut |_, _, _| {}).unwrap();
     let request = RecommendRequest { k: 10, category: None, exclude_seen: true };
     let sports_share = |boost: Option<f64>| {
         let mut recommend = config.recommend.clone();
         recommend.category_boosts.extend(boost.map(|factor| ("Sports".to_string(), factor)));
-        let model = FusedModel::load(&plugin, snapshot.clone(), &recommend).unwrap();
+        let model = FusedModel::load(&plugins, snapshot.clone(), &recommend).unwrap();
         let top = model.recommend(&[], &request).unwrap();
         top.iter().filter(|item| model.catalog.in_category(model.catalog.item(&item.item_id).unwrap(), "Sports")).count()
     };
@@ -190,4 +190,39 @@ async fn category_boosts_and_burials_reorder_what_is_served() {
     assert!(plain > 0 && plain < 10, "the popular items mix categories: {plain} of 10 are Sports");
     assert_eq!(sports_share(Some(1000.0)), 10, "a boost lifts Sports to the top");
     assert_eq!(sports_share(Some(0.001)), 0, "a burial pushes Sports out of the top");
+}
+
+#[actix_rt::test]
+async fn a_blend_takes_components_from_several_model_plugins() {
+    let library = crate::common::root()
+        .join("plugins/model-torch/target/release")
+        .join(format!("libagora_model_torch.{}", std::env::consts::DLL_EXTENSION));
+    if !library.exists() {
+        assert!(std::env::var_os("AGORA_REQUIRE_OPTIONAL").is_none(), "{} is missing", library.display());
+        eprintln!("skipped: run scripts/setup-torch.sh for the torch plugin");
+        return;
+    }
+    let shop = TestShop::small(73);
+    let mut config = shop.config();
+    let node = ingest_once(config.clone()).await;
+    let dataset = Dataset::from_store(node.store.as_ref(), &config.recommend).unwrap();
+    let host = PluginHost::new(vec![plugin_dir(), library.parent().unwrap().to_path_buf()]);
+
+    config.recommend.components = vec!["popularity".into(), "transition".into(), "torch:sasrec".into()];
+    config.recommend.params.insert("torch:sasrec".into(), serde_json::json!({ "epochs": 3, "hidden": 16, "threads": 1 }));
+    let plugins = ModelPlugins::open(&host, &config.recommend).unwrap();
+    let snapshot = train(&plugins, &config.recommend, &dataset, &mut |_, _, _| {}).unwrap();
+    assert_eq!(snapshot.components.iter().map(|c| c.name.as_str()).collect::<Vec<_>>(), ["popularity", "transition", "torch:sasrec"]);
+    let model = FusedModel::load(&plugins, snapshot, &config.recommend).unwrap();
+    let history = &dataset.histories[0];
+    let top = model.recommend(history, &RecommendRequest { k: 5, category: None, exclude_seen: true }).unwrap();
+    assert_eq!(top.len(), 5);
+
+    // A component naming a plugin that is not there, or a task a plugin lacks, is refused by name.
+    config.recommend.components = vec!["nosuch:ease".into()];
+    assert!(ModelPlugins::open(&host, &config.recommend).is_err());
+    config.recommend.components = vec!["torch:ease".into()];
+    let plugins = ModelPlugins::open(&host, &config.recommend).unwrap();
+    let error = train(&plugins, &config.recommend, &dataset, &mut |_, _, _| {}).unwrap_err().to_string();
+    assert!(error.contains("cannot do rec.ease (for \"torch:ease\")"), "{error}");
 }

@@ -15,8 +15,9 @@ pub struct RecommendConfig {
     /// The model plugin that fits the components.
     #[serde(default = "default_plugin")]
     pub plugin: String,
-    /// Blend components: each is the plugin task `rec.<name>`. Their weights are chosen on the
-    /// validation split (each user's second-last item), never by hand.
+    /// Blend components: each is the plugin task `rec.<name>` (`plugin:name`: task `rec.<name>` of
+    /// that model plugin). Their weights are chosen on the validation split (each user's
+    /// second-last item), never by hand.
     #[serde(default = "default_components")]
     pub components: Vec<String>,
     /// Parameters per component, passed to the plugin's `fit` (`{ ease = { lambda = 50.0 } }`).
