@@ -67,7 +67,7 @@ use tch::{Kind, Tensor};
 
 use crate::bert::{self, Encoder, FileDigest, Trainable};
 use crate::finetune::{self, Head};
-use crate::framed::Frame;
+use crate::framed::{self, Frame};
 
 /// The task name.
 pub const TASK_CLASSIFY: &str = "text.classify";
@@ -133,11 +133,7 @@ impl Params {
     /// # Errors
     /// Malformed JSON, an unknown key, or a value out of range (naming the key).
     pub fn parse(bytes: &[u8]) -> Result<Self, String> {
-        let params: Self = if bytes.iter().all(u8::is_ascii_whitespace) {
-            Self::default()
-        } else {
-            serde_json::from_slice(bytes).map_err(|e| format!("bad {TASK_CLASSIFY} params: {e}"))?
-        };
+        let params: Self = framed::json_params(bytes, TASK_CLASSIFY)?;
         let positive = [
             ("lr", params.lr),
             ("head_lr", params.head_lr),
@@ -342,9 +338,7 @@ impl Classifier {
     /// A malformed snapshot, a missing or changed model file.
     pub fn load(snapshot: &[u8]) -> Result<Self, String> {
         let (header, mut payload): (Header, &[u8]) = FRAME.decode(snapshot)?;
-        if header.task != TASK_CLASSIFY {
-            return Err(format!("snapshot is for task {:?}, not {TASK_CLASSIFY:?}", header.task));
-        }
+        FRAME.check_task(&header.task)?;
         bert::verify(&header.model_dir, &header.files, TASK_CLASSIFY)?;
         let encoder = Encoder::load(&header.model_dir, header.params.max_length)?;
         let mut encoder_tensors = {

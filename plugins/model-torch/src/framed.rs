@@ -1,5 +1,5 @@
 //! Snapshots framed as magic, format version, a JSON header and a raw payload (`text.classify`,
-//! `match.mlp`, `rec.sasrec`), and a network's weights as that payload.
+//! `match.mlp`, `rec.sasrec`), a network's weights as that payload, and those tasks' JSON params.
 //!
 //! Layout: the task's 4-byte magic, the format version (`u32` LE), the header's length (`u32` LE),
 //! the header as JSON, then the payload (the task's tensors).
@@ -7,6 +7,18 @@
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 use tch::{nn, Tensor};
+
+/// `task`'s params from a JSON object (blank bytes: every default; an unknown key is refused when
+/// `P` denies unknown fields). Range checks are the caller's.
+///
+/// # Errors
+/// Malformed JSON or a key `P` refuses, prefixed with the task.
+pub fn json_params<P: Default + DeserializeOwned>(bytes: &[u8], task: &str) -> Result<P, String> {
+    if bytes.iter().all(u8::is_ascii_whitespace) {
+        return Ok(P::default());
+    }
+    serde_json::from_slice(bytes).map_err(|e| format!("bad {task} params: {e}"))
+}
 
 /// A stored weight's name and shape, as a header lists them.
 pub type WeightShape = (String, Vec<i64>);
@@ -75,6 +87,18 @@ impl Frame {
         out
     }
 
+    /// Refuses a header that names another task than this frame's.
+    ///
+    /// # Errors
+    /// Naming both tasks.
+    pub fn check_task(&self, task: &str) -> Result<(), String> {
+        if task == self.task {
+            Ok(())
+        } else {
+            Err(format!("snapshot is for task {task:?}, not {:?}", self.task))
+        }
+    }
+
     /// The header and payload of a snapshot.
     ///
     /// # Errors
@@ -110,5 +134,7 @@ mod tests {
         let old = Frame { version: 1, ..FRAME }.encode(&serde_json::json!({}), &[]);
         assert!(FRAME.decode::<serde_json::Value>(&old).unwrap_err().contains("format 1, this plugin reads 2"));
         assert!(FRAME.decode::<serde_json::Value>(&bytes[..14]).unwrap_err().contains("truncated"));
+        assert!(FRAME.check_task("test.task").is_ok());
+        assert_eq!(FRAME.check_task("other").unwrap_err(), "snapshot is for task \"other\", not \"test.task\"");
     }
 }

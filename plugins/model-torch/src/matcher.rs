@@ -93,11 +93,7 @@ impl Default for Params {
 
 impl Params {
     fn parse(bytes: &[u8]) -> Result<Self, String> {
-        let params: Self = if bytes.iter().all(u8::is_ascii_whitespace) {
-            Self::default()
-        } else {
-            serde_json::from_slice(bytes).map_err(|e| format!("bad {TASK_MATCH} params: {e}"))?
-        };
+        let params: Self = framed::json_params(bytes, TASK_MATCH)?;
         if !(params.lr.is_finite() && params.lr > 0.0) {
             return Err(format!("lr must be a positive number, not {}", params.lr));
         }
@@ -325,9 +321,7 @@ impl PairMatcher {
     /// A malformed snapshot, a missing or changed model file.
     pub fn load(snapshot: &[u8]) -> Result<Self, String> {
         let (header, payload): (Header, &[u8]) = FRAME.decode(snapshot)?;
-        if header.task != TASK_MATCH {
-            return Err(format!("snapshot is for task {:?}, not {TASK_MATCH:?}", header.task));
-        }
+        FRAME.check_task(&header.task)?;
         bert::verify(&header.model_dir, &header.files, TASK_MATCH)?;
         let encoder = Encoder::load(&header.model_dir, header.params.max_length)?;
         let inputs = (header.feature_mean.len() + 2 * encoder.dims()) as i64;

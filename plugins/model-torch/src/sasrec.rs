@@ -97,11 +97,7 @@ impl Params {
     /// # Errors
     /// Malformed JSON, an unknown key, or a value out of range (naming the key).
     pub fn parse(bytes: &[u8]) -> Result<Self, String> {
-        let params: Self = if bytes.iter().all(u8::is_ascii_whitespace) {
-            Self::default()
-        } else {
-            serde_json::from_slice(bytes).map_err(|e| format!("bad {TASK_SASREC} params: {e}"))?
-        };
+        let params: Self = framed::json_params(bytes, TASK_SASREC)?;
         let at_least_one = [
             ("hidden", params.hidden),
             ("blocks", params.blocks as i64),
@@ -345,9 +341,7 @@ impl SasRec {
     /// A malformed snapshot or one for another network.
     pub fn load(snapshot: &[u8]) -> Result<Self, String> {
         let (header, payload): (Header, &[u8]) = FRAME.decode(snapshot)?;
-        if header.task != TASK_SASREC {
-            return Err(format!("snapshot is for task {:?}, not {TASK_SASREC:?}", header.task));
-        }
+        FRAME.check_task(&header.task)?;
         let mut vs = nn::VarStore::new(Device::Cpu);
         let net = Net::new(&vs.root(), i64::from(header.n_items), &header.params);
         framed::load_weights(&mut vs, &header.tensors, payload, TASK_SASREC)?;
