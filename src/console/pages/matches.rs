@@ -54,17 +54,8 @@ pub async fn page(Admin(session): Admin, node: web::Data<Node>, query: web::Quer
         Ok((decisions, titles, feedback))
     })
     .await;
-    let (decisions, titles, feedback) = match loaded {
-        Ok(Ok(loaded)) => loaded,
-        Ok(Err(err)) => {
-            return shell(
-                "matches",
-                "Matches",
-                None,
-                &session.csrf,
-                &super::error_box(&format!("the match decisions could not be read: {err}")),
-            )
-        }
+    let (decisions, titles, feedback) = match loaded.map_err(|err| err.to_string()).and_then(|loaded| loaded) {
+        Ok(loaded) => loaded,
         Err(err) => {
             return shell(
                 "matches",
