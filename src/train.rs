@@ -2,6 +2,8 @@
 //! sales, with a progress bar per stage, stores what the Recommend and Forecast agents serve, and
 //! prints the recommenders' validation table and the forecasts' summary.
 
+use std::sync::Arc;
+
 use agora_agents::forecaster::refresh;
 use agora_agents::fuser::RECOMMENDER_MODEL;
 use agora_analytics::calendar::date_label;
@@ -20,7 +22,7 @@ use crate::app::open_store;
 /// # Errors
 /// No interactions or sales in the store, a missing model plugin, a failed fit.
 pub fn run(config: &AgoraConfig, json: bool) -> anyhow::Result<()> {
-    let store = open_store(config)?;
+    let store: Arc<dyn Store> = Arc::new(open_store(config)?);
     let host = PluginHost::new(config.plugins.dirs.clone());
     let mut report = serde_json::Map::new();
     if config.recommend.enabled {
@@ -28,7 +30,7 @@ pub fn run(config: &AgoraConfig, json: bool) -> anyhow::Result<()> {
     }
     if config.forecast.enabled {
         let mut progress = progress_bars(json);
-        let set = refresh(&store, &host, &config.forecast, None, &mut progress)?.expect("a forced refresh always forecasts");
+        let set = refresh(store.as_ref(), &host, &config.forecast, None, &mut progress)?.expect("a forced refresh always forecasts");
         drop(progress);
         if !json {
             print_forecasts(&set);
@@ -68,9 +70,9 @@ fn progress_bars(quiet: bool) -> impl FnMut(&str, u64, u64) {
     }
 }
 
-fn train_recommender(config: &AgoraConfig, store: &dyn Store, host: &PluginHost, json: bool) -> anyhow::Result<serde_json::Value> {
-    let dataset = Dataset::from_store(store, &config.recommend)?;
-    let plugins = ModelPlugins::open(host, &config.recommend)?;
+fn train_recommender(config: &AgoraConfig, store: &Arc<dyn Store>, host: &PluginHost, json: bool) -> anyhow::Result<serde_json::Value> {
+    let dataset = Dataset::from_store(store.as_ref(), &config.recommend)?;
+    let plugins = ModelPlugins::open(host, &config.recommend)?.with_checkpoints(store.clone());
     let snapshot = train(&plugins, &config.recommend, &dataset, &mut progress_bars(json))?;
     store.save_model(RECOMMENDER_MODEL, &encode(&snapshot)?)?;
     let info = &snapshot.info;

@@ -57,7 +57,7 @@ impl Handler<Fuse> for Fuser {
     fn handle(&mut self, msg: Fuse, _ctx: &mut Context<Self>) -> Self::Result {
         let (store, host, config, state) = (self.store.clone(), self.host.clone(), self.config.clone(), self.state.clone());
         Box::pin(run_blocking(self.state.clone(), move || {
-            let plugins = ModelPlugins::open(&host, &config)?;
+            let plugins = ModelPlugins::open(&host, &config)?.with_checkpoints(store.clone());
             let mut progress = |stage: &str, done: u64, total: u64| {
                 state.update(|state| state.progress = Some((done, total)));
                 tracing::debug!(stage, done, total, "training");

@@ -37,11 +37,10 @@ pub fn fit_components(
     let mut snapshots = Vec::new();
     let mut seconds = BTreeMap::new();
     for name in &config.components {
-        let (plugin, task) = plugins.task(name)?;
         let params = config.params.get(name).cloned().unwrap_or_else(|| serde_json::json!({})).to_string();
         let started = Instant::now();
         let stage = format!("fit {name}");
-        let snapshot = plugin.fit(&task, &encoded, params.as_bytes(), |done, total| progress(&stage, done, total.max(1)))?;
+        let snapshot = plugins.fit(name, &encoded, params.as_bytes(), |done, total| progress(&stage, done, total.max(1)))?;
         progress(&stage, 1, 1);
         seconds.insert(name.clone(), started.elapsed().as_secs_f64());
         snapshots.push(ComponentSnapshot { name: name.clone(), weight: 1.0, snapshot });

@@ -6,6 +6,7 @@ mod forecast;
 mod ingest;
 mod qa;
 mod serve;
+mod train;
 
 use std::path::PathBuf;
 
@@ -74,6 +75,30 @@ pub enum BenchCommand {
         #[arg(long)]
         json: bool,
     },
+    /// `rec.sasrec` training throughput, the test NDCG@10 it reaches and top-10 latency on an
+    /// S3-Rec data set, beside the same network in Python PyTorch (benches/sasrec_torch.py).
+    Train {
+        /// The S3-Rec directory.
+        #[arg(long, default_value = "../shared/data/s3rec-amazon")]
+        data: PathBuf,
+        /// beauty, sports or lastfm.
+        #[arg(long, default_value = "beauty")]
+        dataset: String,
+        /// Training epochs on each side.
+        #[arg(long, default_value_t = 3)]
+        epochs: u32,
+        /// libtorch threads on each side.
+        #[arg(long, default_value_t = 2)]
+        threads: u32,
+        /// Top-10 requests timed for the latency figure.
+        #[arg(long, default_value_t = 2000)]
+        requests: usize,
+        /// Skip the PyTorch reference (it needs the project venv scripts/setup-torch.sh makes).
+        #[arg(long)]
+        skip_python: bool,
+        #[arg(long)]
+        json: bool,
+    },
     /// One measured path in this process (used by `bench ingest`; prints one JSON line).
     #[command(hide = true)]
     IngestPhase {
@@ -113,7 +138,8 @@ impl BenchCommand {
             | Self::Forecast { json, .. }
             | Self::Qa { json, .. }
             | Self::Er { json, .. }
-            | Self::Console { json, .. } => *json,
+            | Self::Console { json, .. }
+            | Self::Train { json, .. } => *json,
             Self::IngestPhase { .. } => true,
         }
     }
@@ -133,6 +159,18 @@ pub fn run(command: &BenchCommand, config: &AgoraConfig) -> anyhow::Result<()> {
         BenchCommand::Er { records, json } => er::er_bench(*records, *json),
         BenchCommand::Console { data, dataset, requests, json } => console::console_bench(data, dataset, *requests, *json, config),
         BenchCommand::Qa { questions, json } => qa::qa_bench(*questions, *json, config),
+        BenchCommand::Train { data, dataset, epochs, threads, requests, skip_python, json } => train::train_bench(
+            &train::TrainBench {
+                data,
+                dataset,
+                epochs: *epochs,
+                threads: *threads,
+                requests: *requests,
+                skip_python: *skip_python,
+                json: *json,
+            },
+            config,
+        ),
         BenchCommand::Serve { data, dataset, rate, seconds, connections, json } => {
             serve::serve_bench(&serve::LoadPlan { rate: *rate, seconds: *seconds, connections: *connections }, data, dataset, *json, config)
         }

@@ -24,6 +24,13 @@ pub(crate) struct Benchmark {
 
 const N: f64 = f64::NAN;
 
+impl Benchmark {
+    /// The published full-ranking NDCG@10 of `model`, when there is one.
+    pub(crate) fn published_ndcg10(&self, model: &str) -> Option<f64> {
+        self.published.iter().find(|(name, protocol, _)| *name == model && *protocol == "full").map(|(_, _, values)| values[3])
+    }
+}
+
 /// Published results from ../shared/data/s3rec-amazon/SOURCE.md (S3-Rec Table 2 and the
 /// authors' full-ranking table; ICLRec's README).
 pub(crate) fn benchmark(name: &str) -> Option<Benchmark> {

@@ -77,3 +77,66 @@ fn sigkill_at_random_moments_loses_nothing_and_duplicates_nothing() {
     let actual = last_json(&agora(&["--config", crashed, "digest", "--json"]));
     assert_eq!(actual, expected, "store after {kills} kills (seed {seed}) differs from the uninterrupted run");
 }
+
+#[test]
+fn sigkill_mid_training_resumes_from_the_last_checkpoint() {
+    use std::io::{BufRead, BufReader};
+
+    let torch = crate::common::root().join("plugins/model-torch/target/release");
+    if !torch.join(format!("libagora_model_torch.{}", std::env::consts::DLL_EXTENSION)).exists() {
+        assert!(std::env::var_os("AGORA_REQUIRE_OPTIONAL").is_none(), "the torch plugin is missing");
+        eprintln!("skipped: run scripts/setup-torch.sh for the torch plugin");
+        return;
+    }
+    let shop = TestShop::small(37);
+    let config = shop.config_file(|text| {
+        let dirs = format!("dirs = [{:?}, {:?}]", crate::common::plugin_dir().display().to_string(), torch.display().to_string());
+        text.replace("dirs = [\"target/release\", \"target/debug\", \"plugins/model-torch/target/release\"]", &dirs)
+            .replace(
+                "components = [\"ease\", \"transition\", \"itemknn\", \"attributes\", \"popularity\"]",
+                "components = [\"popularity\", \"torch:sasrec\"]",
+            )
+            // The first `params = {}` is [recommend]'s.
+            .replacen("params = {}", "params = { \"torch:sasrec\" = { epochs = 150, hidden = 16, threads = 1 } }", 1)
+    });
+    let config = config.to_str().unwrap();
+    let ingest = agora(&["--config", config, "ingest", "--once", "--json"]);
+    assert!(ingest.status.success(), "{}", String::from_utf8_lossy(&ingest.stderr));
+    let train = || {
+        Command::new(env!("CARGO_BIN_EXE_agora"))
+            .args(["--config", config, "train", "--json"])
+            .env("RUST_LOG", "warn,agora_recommend=info")
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap()
+    };
+
+    // Kill the first run once a few epochs' checkpoints are in the store.
+    let mut child = train();
+    let stderr = BufReader::new(child.stderr.take().unwrap());
+    let mut stored = 0;
+    for line in stderr.lines() {
+        if line.unwrap().contains("fit checkpoint stored") {
+            stored += 1;
+            if stored == 5 {
+                break;
+            }
+        }
+    }
+    assert_eq!(stored, 5, "the fit wrote no checkpoints before it ended");
+    child.kill().unwrap(); // SIGKILL on unix
+    child.wait().unwrap();
+
+    // The next run carries on from the checkpoint instead of starting over, and finishes.
+    let resumed = train().wait_with_output().unwrap();
+    let log = String::from_utf8_lossy(&resumed.stderr);
+    assert!(resumed.status.success(), "{log}");
+    assert_eq!(log.matches("resuming the fit from its last checkpoint").count(), 1, "{log}");
+
+    // A finished fit leaves no checkpoint behind: a third run starts from the beginning.
+    let again = train().wait_with_output().unwrap();
+    let log = String::from_utf8_lossy(&again.stderr);
+    assert!(again.status.success(), "{log}");
+    assert!(!log.contains("resuming"), "{log}");
+}

@@ -33,6 +33,16 @@ unsafe extern "C" fn forward_progress(context: *mut c_void, done: u64, total: u6
     sink(done, total);
 }
 
+/// Where `fit` hands checkpoints; passed through the C callback's context pointer.
+type CheckpointSink<'a> = &'a mut dyn FnMut(&[u8]);
+
+unsafe extern "C" fn forward_checkpoint(context: *mut c_void, checkpoint: api::ByteSlice) {
+    // SAFETY: `fit` passes a pointer to a live `CheckpointSink`; the plugin keeps the bytes alive
+    // for the call.
+    let sink = unsafe { &mut *context.cast::<CheckpointSink<'_>>() };
+    sink(unsafe { checkpoint.as_slice() });
+}
+
 impl ModelPlugin {
     /// Whether the plugin lists `task` among its capabilities.
     pub fn can(&self, task: &str) -> bool {
@@ -43,18 +53,40 @@ impl ModelPlugin {
     ///
     /// # Errors
     /// [`CoreError::PluginCall`] with the plugin's message.
-    pub fn fit(&self, task: &str, data: &[u8], params: &[u8], mut progress: impl FnMut(u64, u64)) -> Result<Vec<u8>, CoreError> {
-        let mut sink: ProgressSink<'_> = &mut progress;
+    pub fn fit(&self, task: &str, data: &[u8], params: &[u8], progress: impl FnMut(u64, u64)) -> Result<Vec<u8>, CoreError> {
+        self.fit_resuming(task, data, params, None, progress, |_| {})
+    }
+
+    /// As [`fit`](Self::fit), carrying on from `resume` (the last checkpoint an interrupted fit of
+    /// the same task, data and params wrote) and handing each checkpoint the plugin writes to
+    /// `checkpoint`, which must store it durably before it returns.
+    ///
+    /// # Errors
+    /// [`CoreError::PluginCall`] with the plugin's message.
+    pub fn fit_resuming(
+        &self,
+        task: &str,
+        data: &[u8],
+        params: &[u8],
+        resume: Option<&[u8]>,
+        mut progress: impl FnMut(u64, u64),
+        mut checkpoint: impl FnMut(&[u8]),
+    ) -> Result<Vec<u8>, CoreError> {
+        let mut progress_sink: ProgressSink<'_> = &mut progress;
+        let mut checkpoint_sink: CheckpointSink<'_> = &mut checkpoint;
         let mut out = api::OwnedBuffer::empty();
-        // SAFETY: every slice outlives the call; the callback context points at `sink`, which
-        // lives until the call returns; `out` is writable.
+        // SAFETY: every slice outlives the call; the callback contexts point at the sinks, which
+        // live until the call returns; `out` is writable.
         let status = unsafe {
             (self.vtable.fit)(
                 api::ByteSlice::new(task.as_bytes()),
                 api::ByteSlice::new(data),
                 api::ByteSlice::new(params),
+                api::ByteSlice::new(resume.unwrap_or_default()),
                 Some(forward_progress),
-                (&mut sink as *mut ProgressSink<'_>).cast::<c_void>(),
+                (&mut progress_sink as *mut ProgressSink<'_>).cast::<c_void>(),
+                Some(forward_checkpoint),
+                (&mut checkpoint_sink as *mut CheckpointSink<'_>).cast::<c_void>(),
                 &mut out,
             )
         };

@@ -167,6 +167,12 @@ pub trait Store: Send + Sync {
     /// [`CoreError::Store`].
     fn save_model(&self, name: &str, snapshot: &[u8]) -> Result<(), CoreError>;
 
+    /// Removes the snapshot stored under `name` (none: nothing to do), and flushes.
+    ///
+    /// # Errors
+    /// [`CoreError::Store`].
+    fn remove_model(&self, name: &str) -> Result<(), CoreError>;
+
     /// The model snapshot stored under `name`, if any.
     ///
     /// # Errors

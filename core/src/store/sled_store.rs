@@ -315,6 +315,13 @@ impl Store for SledStore {
         Ok(())
     }
 
+    fn remove_model(&self, name: &str) -> Result<(), CoreError> {
+        self.models.remove(name.as_bytes())?;
+        let _gate = write_gate();
+        self.models.flush()?;
+        Ok(())
+    }
+
     fn load_model(&self, name: &str) -> Result<Option<Vec<u8>>, CoreError> {
         Ok(self.models.get(name.as_bytes())?.map(|value| value.to_vec()))
     }

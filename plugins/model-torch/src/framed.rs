@@ -4,6 +4,8 @@
 //! Layout: the task's 4-byte magic, the format version (`u32` LE), the header's length (`u32` LE),
 //! the header as JSON, then the payload (the task's tensors).
 
+use std::collections::BTreeMap;
+
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 use tch::{nn, Tensor};
@@ -31,39 +33,69 @@ pub type WeightShape = (String, Vec<i64>);
 pub fn weights(vs: &nn::VarStore) -> Result<(Vec<WeightShape>, Vec<u8>), String> {
     let mut variables: Vec<(String, Tensor)> = vs.variables().into_iter().collect();
     variables.sort_by(|a, b| a.0.cmp(&b.0));
+    encode_tensors(&variables)
+}
+
+/// Named tensors' names and shapes, and their values as little-endian `f32`s in that order.
+///
+/// # Errors
+/// When libtorch cannot read a tensor.
+pub fn encode_tensors(tensors: &[(String, Tensor)]) -> Result<(Vec<WeightShape>, Vec<u8>), String> {
     let mut payload = Vec::new();
-    for (name, tensor) in &variables {
-        let values = Vec::<f32>::try_from(tensor.detach().contiguous().view([-1])).map_err(|e| format!("weight {name}: {e}"))?;
+    for (name, tensor) in tensors {
+        let values = Vec::<f32>::try_from(tensor.detach().to_device(tch::Device::Cpu).contiguous().view([-1]))
+            .map_err(|e| format!("weight {name}: {e}"))?;
         payload.extend(values.iter().flat_map(|v| v.to_le_bytes()));
     }
-    Ok((variables.iter().map(|(name, tensor)| (name.clone(), tensor.size())).collect(), payload))
+    Ok((tensors.iter().map(|(name, tensor)| (name.clone(), tensor.size())).collect(), payload))
+}
+
+/// The tensors [`encode_tensors`] wrote (`shapes` from the header, `payload` after it), by name.
+///
+/// # Errors
+/// A truncated payload or trailing bytes (naming `task`).
+pub fn decode_tensors(shapes: &[WeightShape], mut payload: &[u8], task: &str) -> Result<BTreeMap<String, Tensor>, String> {
+    let mut tensors = BTreeMap::new();
+    for (name, shape) in shapes {
+        let count = shape.iter().product::<i64>() as usize;
+        let bytes = payload.get(..count * 4).ok_or(format!("{task} snapshot is truncated (at {name})"))?;
+        payload = &payload[count * 4..];
+        let values: Vec<f32> = bytes.chunks_exact(4).map(|b| f32::from_le_bytes(b.try_into().unwrap())).collect();
+        tensors.insert(name.clone(), Tensor::from_slice(&values).view(shape.as_slice()));
+    }
+    if !payload.is_empty() {
+        return Err(format!("{} trailing bytes after the {task} snapshot", payload.len()));
+    }
+    Ok(tensors)
+}
+
+/// Copies `values` into the variables of `vs` of the same names, which must be exactly the
+/// variables `vs` has, in the same shapes.
+///
+/// # Errors
+/// A weight the network lacks or has in another shape, or one it has and `values` lack.
+pub fn copy_into(vs: &mut nn::VarStore, values: &BTreeMap<String, Tensor>) -> Result<(), String> {
+    let mut variables = vs.variables();
+    if variables.len() != values.len() {
+        return Err(format!("snapshot has {} weight tensors, the network {}", values.len(), variables.len()));
+    }
+    for (name, value) in values {
+        let variable = variables.get_mut(name).ok_or(format!("snapshot has weight {name}, which the network lacks"))?;
+        if variable.size() != value.size() {
+            return Err(format!("snapshot weight {name} has shape {:?}, the network {:?}", value.size(), variable.size()));
+        }
+        tch::no_grad(|| variable.copy_(&value.to_device(variable.device())));
+    }
+    Ok(())
 }
 
 /// Copies the weights [`weights`] stored (`shapes` from the header, `payload` after it) into the
 /// variables of `vs`, then freezes it.
 ///
 /// # Errors
-/// A weight the network lacks or has in another shape, a missing weight, a truncated payload or
-/// trailing bytes (naming `task`).
-pub fn load_weights(vs: &mut nn::VarStore, shapes: &[WeightShape], mut payload: &[u8], task: &str) -> Result<(), String> {
-    let mut variables = vs.variables();
-    if variables.len() != shapes.len() {
-        return Err(format!("snapshot has {} weight tensors, the network {}", shapes.len(), variables.len()));
-    }
-    for (name, shape) in shapes {
-        let variable = variables.get_mut(name).ok_or(format!("snapshot has weight {name}, which the network lacks"))?;
-        if variable.size() != *shape {
-            return Err(format!("snapshot weight {name} has shape {shape:?}, the network {:?}", variable.size()));
-        }
-        let count = shape.iter().product::<i64>() as usize;
-        let bytes = payload.get(..count * 4).ok_or(format!("{task} snapshot is truncated (at {name})"))?;
-        payload = &payload[count * 4..];
-        let values: Vec<f32> = bytes.chunks_exact(4).map(|b| f32::from_le_bytes(b.try_into().unwrap())).collect();
-        tch::no_grad(|| variable.copy_(&Tensor::from_slice(&values).view(shape.as_slice())));
-    }
-    if !payload.is_empty() {
-        return Err(format!("{} trailing bytes after the {task} snapshot", payload.len()));
-    }
+/// As [`decode_tensors`] and [`copy_into`].
+pub fn load_weights(vs: &mut nn::VarStore, shapes: &[WeightShape], payload: &[u8], task: &str) -> Result<(), String> {
+    copy_into(vs, &decode_tensors(shapes, payload, task)?)?;
     vs.freeze();
     Ok(())
 }

@@ -1,4 +1,5 @@
-//! Agora model plugin `torch`: deep models on libtorch (through `tch`), on the CPU.
+//! Agora model plugin `torch`: deep models on libtorch (through `tch`), on the CPU (`rec.sasrec`
+//! also takes `device = "cuda"`, see [`device`]).
 //!
 //! | task | model |
 //! |---|---|
@@ -49,11 +50,15 @@
 //!
 //! # `rec.sasrec`
 //!
-//! `fit` takes the host's `Interactions`; `infer` answers `scores`, `explain` and `similar` as the
-//! `classic` plugin's recommenders do, and `describe`. See [`sasrec`].
+//! `fit` takes the host's `Interactions` (with item attributes for `fusion` and pretraining);
+//! `infer` answers `scores`, `explain` and `similar` as the `classic` plugin's recommenders do, and
+//! `describe`. It is the one task that writes a checkpoint after every epoch and resumes from one
+//! (`fit_resuming`). See [`sasrec`].
 
+pub mod adamw;
 pub mod bert;
 pub mod classify;
+pub mod device;
 pub mod finetune;
 pub mod framed;
 pub mod matcher;
@@ -66,7 +71,7 @@ pub mod snapshot;
 
 use std::sync::Mutex;
 
-use agora_plugin_api::model::ModelPlugin;
+use agora_plugin_api::model::{ModelPlugin, Training};
 use agora_plugin_api::series::SeriesSet;
 use serde::{Deserialize, Serialize};
 use tch::nn;
@@ -74,9 +79,9 @@ use tch::nn;
 pub use classify::{Classifier, TASK_CLASSIFY};
 pub use matcher::{PairMatcher, TASK_MATCH};
 pub use minilm::{MiniLm, TASK_MINILM};
-pub use sasrec::{SasRec, TASK_SASREC};
 use nbeats::{Net, Shape};
 use params::Params;
+pub use sasrec::{SasRec, TASK_SASREC};
 use snapshot::Header;
 
 /// The global forecaster's task.
@@ -149,8 +154,17 @@ impl ModelPlugin for TorchModels {
             }
             TASK_CLASSIFY => Classifier::fit(data, params, progress),
             TASK_MATCH => PairMatcher::fit(data, params, progress),
-            TASK_SASREC => SasRec::fit(data, params, progress),
+            TASK_SASREC => SasRec::fit(data, params, None, progress, &mut |_| {}),
             _ => Err(unknown_task(task)),
+        }
+    }
+
+    /// `rec.sasrec` writes a checkpoint after each epoch and resumes from one; the other tasks
+    /// start from the beginning.
+    fn fit_resuming(task: &str, data: &[u8], params: &[u8], training: Training<'_>) -> Result<Vec<u8>, String> {
+        match task {
+            TASK_SASREC => SasRec::fit(data, params, training.resume, training.progress, training.checkpoint),
+            _ => Self::fit(task, data, params, training.progress),
         }
     }
 

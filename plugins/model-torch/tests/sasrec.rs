@@ -1,10 +1,13 @@
 //! `rec.sasrec` through the plugin trait: on toy sequences whose next item depends on the last
 //! two (so no first-order model can tell), it ranks the right next item first, survives a snapshot
 //! round trip with identical scores, answers `similar`, `explain` and `describe`, and refuses bad
-//! requests and data with the reason.
+//! requests and data with the reason. With item attributes, each fusion lets an item never seen
+//! in training take the place of the seen item whose attributes it shares, and pretraining on
+//! masked items and attributes runs before fine-tuning. A fit resumed from the checkpoint of an
+//! epoch carries on where it stopped and ends with the model the uninterrupted fit made.
 
 use agora_model_torch::{TorchModels, TASK_SASREC};
-use agora_plugin_api::model::{decode_f32s, Interactions, ModelPlugin};
+use agora_plugin_api::model::{decode_f32s, Interactions, ModelPlugin, Training};
 
 const ITEMS: u32 = 12;
 
@@ -89,4 +92,124 @@ fn sasrec_refuses_data_it_cannot_learn_from() {
     assert!(error.contains("at least one user with 2 or more interactions"), "{error}");
     assert!(TorchModels::fit(TASK_SASREC, b"junk", b"{}", &mut |_, _| {}).is_err());
     assert!(TorchModels::load(TASK_SASREC, b"AGTPjunkjunk").err().unwrap().contains("bad magic"));
+}
+
+/// The walks over items 0..12, plus 12 "twin" items 12..24 nobody interacted with: item `k` and
+/// its twin `12 + k` share attribute `k`, which no other item has.
+fn interactions_with_twins() -> Interactions {
+    let mut data = interactions();
+    data.n_items = 2 * ITEMS;
+    data.n_attributes = ITEMS;
+    data.attr_offsets = (0..=2 * ITEMS as u64).collect();
+    data.attributes = (0..2 * ITEMS).map(|item| item % ITEMS).collect();
+    data
+}
+
+#[test]
+fn each_fusion_lets_an_unseen_item_borrow_its_attributes_place() {
+    // Items nobody chose are all pushed down alike by every softmax; among them, the one sharing
+    // the attribute of the right next item must come first once attributes are fused in.
+    let data = interactions_with_twins().encode();
+    let mut blind = None;
+    for fusion in ["none", "mean", "concat", "gated"] {
+        let params =
+            format!(r#"{{"hidden":32,"heads":2,"epochs":30,"batch_size":32,"lr":0.005,"dropout":0.1,"threads":2,"fusion":"{fusion}"}}"#);
+        let model = TorchModels::fit(TASK_SASREC, &data, params.as_bytes(), &mut |_, _| {}).unwrap();
+        let model = TorchModels::load(TASK_SASREC, &model).unwrap();
+        // After each up-walk i-2, i-1, i: is the twin of i+1 first among the unseen twins?
+        let led = (0..ITEMS)
+            .filter(|&i| {
+                let history = [(i + ITEMS - 2) % ITEMS, (i + ITEMS - 1) % ITEMS, i];
+                let twins = scores(&model, &history)[ITEMS as usize..].to_vec();
+                best(&twins) == ((i + 1) % ITEMS) as usize
+            })
+            .count();
+        eprintln!("fusion {fusion}: the right twin leads the unseen items after {led} of 12 walks");
+        match blind {
+            None => blind = Some(led),
+            Some(blind) => assert!(led >= 10 && led > blind, "fusion {fusion}: {led} of 12 (no attributes: {blind})"),
+        }
+        let described: serde_json::Value = serde_json::from_slice(&model.infer(br#"{"op":"describe"}"#).unwrap()).unwrap();
+        assert_eq!(described["fusion"], fusion);
+    }
+}
+
+#[test]
+fn pretraining_on_masked_items_and_attributes_comes_before_fine_tuning() {
+    let params =
+        br#"{"hidden":32,"heads":2,"pretrain_epochs":10,"epochs":30,"batch_size":32,"lr":0.005,"dropout":0.1,"threads":2,"fusion":"mean"}"#;
+    let mut steps = 0;
+    let snapshot = TorchModels::fit(TASK_SASREC, &interactions_with_twins().encode(), params, &mut |done, total| {
+        assert_eq!(total, 40 * 240u64.div_ceil(32));
+        steps = done;
+    })
+    .unwrap();
+    assert_eq!(steps, 40 * 240u64.div_ceil(32));
+    let model = TorchModels::load(TASK_SASREC, &snapshot).unwrap();
+    assert_eq!((best(&scores(&model, &[3, 4, 5])), best(&scores(&model, &[7, 6, 5]))), (6, 4));
+    let described: serde_json::Value = serde_json::from_slice(&model.infer(br#"{"op":"describe"}"#).unwrap()).unwrap();
+    let pretraining = described["pretraining_loss"].as_array().unwrap();
+    assert_eq!(pretraining.len(), 10);
+    assert!(pretraining[9].as_f64().unwrap() < 0.8 * pretraining[0].as_f64().unwrap(), "{pretraining:?}");
+    assert_eq!(described["trained_on"], "cpu");
+}
+
+#[test]
+fn a_fusion_needs_attributes_and_cuda_falls_back_to_the_cpu() {
+    let error = TorchModels::fit(TASK_SASREC, &interactions().encode(), br#"{"fusion":"gated"}"#, &mut |_, _| {}).unwrap_err();
+    assert!(error.contains("fusion = \"gated\" needs item attributes"), "{error}");
+    let snapshot =
+        TorchModels::fit(TASK_SASREC, &interactions().encode(), br#"{"epochs":1,"hidden":8,"device":"cuda"}"#, &mut |_, _| {}).unwrap();
+    let model = TorchModels::load(TASK_SASREC, &snapshot).unwrap();
+    let described: serde_json::Value = serde_json::from_slice(&model.infer(br#"{"op":"describe"}"#).unwrap()).unwrap();
+    let expected = if tch::Cuda::is_available() { "cuda:0" } else { "cpu" };
+    assert_eq!(described["trained_on"], expected);
+}
+
+/// Fits with a checkpoint sink, from `resume` when given; the snapshot, the checkpoints written and
+/// the first progress report.
+fn fit_with_checkpoints(data: &[u8], params: &[u8], resume: Option<&[u8]>) -> (Vec<u8>, Vec<Vec<u8>>, Option<u64>) {
+    let (mut checkpoints, mut first_report) = (Vec::new(), None);
+    let training = Training {
+        resume,
+        progress: &mut |done, _| {
+            first_report.get_or_insert(done);
+        },
+        checkpoint: &mut |bytes| checkpoints.push(bytes.to_vec()),
+    };
+    let snapshot = TorchModels::fit_resuming(TASK_SASREC, data, params, training).unwrap();
+    (snapshot, checkpoints, first_report)
+}
+
+#[test]
+fn a_fit_resumed_from_a_checkpoint_ends_where_the_whole_fit_does() {
+    let data = interactions_with_twins().encode();
+    let params =
+        br#"{"hidden":16,"heads":2,"pretrain_epochs":1,"epochs":3,"batch_size":64,"lr":0.005,"dropout":0.1,"threads":1,"fusion":"gated"}"#;
+    let steps_per_epoch = 240u64.div_ceil(64);
+    let (whole, checkpoints, first) = fit_with_checkpoints(&data, params, None);
+    // One checkpoint after each epoch but the last; the first report is the first step.
+    assert_eq!((checkpoints.len(), first), (3, Some(1)));
+
+    // Killed after epoch 2 (pretraining, then one epoch of fine-tuning): carry on from there.
+    let (resumed, later, first) = fit_with_checkpoints(&data, params, Some(&checkpoints[1]));
+    assert_eq!(first, Some(2 * steps_per_epoch), "the resumed fit starts after the checkpointed epochs");
+    assert_eq!(later.len(), 1);
+    let (whole, resumed) = (TorchModels::load(TASK_SASREC, &whole).unwrap(), TorchModels::load(TASK_SASREC, &resumed).unwrap());
+    let describe =
+        |model: &TorchModels| -> serde_json::Value { serde_json::from_slice(&model.infer(br#"{"op":"describe"}"#).unwrap()).unwrap() };
+    assert_eq!(describe(&resumed)["training_loss"].as_array().unwrap().len(), 3);
+    for history in [&[3u32, 4, 5][..], &[7, 6, 5], &[0]] {
+        let (a, b) = (scores(&whole, history), scores(&resumed, history));
+        let gap = a.iter().zip(&b).map(|(x, y)| (x - y).abs()).fold(0.0f32, f32::max);
+        // Equal but for the order of float sums when another test changes libtorch's thread count.
+        assert!(gap < 1e-3, "history {history:?}: scores differ by {gap}");
+    }
+
+    // A checkpoint is only taken for the fit that wrote it.
+    let other =
+        br#"{"hidden":16,"heads":2,"pretrain_epochs":1,"epochs":4,"batch_size":64,"lr":0.005,"dropout":0.1,"threads":1,"fusion":"gated"}"#;
+    let training = Training { resume: Some(&checkpoints[1]), progress: &mut |_, _| {}, checkpoint: &mut |_| {} };
+    let error = TorchModels::fit_resuming(TASK_SASREC, &data, other, training).unwrap_err();
+    assert!(error.contains("checkpoint to resume from was written with other params"), "{error}");
 }

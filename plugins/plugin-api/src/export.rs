@@ -4,7 +4,7 @@ use std::cell::RefCell;
 use std::ffi::c_void;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 
-use crate::model::{ModelPlugin, ProgressFn};
+use crate::model::{CheckpointFn, ModelPlugin, ProgressFn, Training};
 use crate::{ByteSlice, OwnedBuffer, PollOutput, SourcePlugin, STATUS_ERROR, STATUS_OK, STATUS_PANIC};
 
 thread_local! {
@@ -108,12 +108,16 @@ fn utf8_arg<'a>(name: &str, bytes: &'a [u8]) -> Result<&'a str, String> {
 ///
 /// # Safety
 /// The host passes valid slices, a callback valid with its context, and a writable output.
+#[allow(clippy::too_many_arguments)]
 pub unsafe fn model_fit<M: ModelPlugin>(
     task: ByteSlice,
     data: ByteSlice,
     params: ByteSlice,
+    resume: ByteSlice,
     progress: Option<ProgressFn>,
     progress_context: *mut c_void,
+    checkpoint: Option<CheckpointFn>,
+    checkpoint_context: *mut c_void,
     out_snapshot: *mut OwnedBuffer,
 ) -> u32 {
     guarded(|| {
@@ -121,14 +125,21 @@ pub unsafe fn model_fit<M: ModelPlugin>(
             return Err("fit called with a null output".to_string());
         }
         // SAFETY: the host keeps the slices alive for this call.
-        let (task, data, params) = unsafe { (task.as_slice(), data.as_slice(), params.as_slice()) };
+        let (task, data, params, resume) = unsafe { (task.as_slice(), data.as_slice(), params.as_slice(), resume.as_slice()) };
         let mut report = |done: u64, total: u64| {
             if let Some(callback) = progress {
                 // SAFETY: the host guarantees the callback and its context are valid for this call.
                 unsafe { callback(progress_context, done, total) };
             }
         };
-        let snapshot = M::fit(utf8_arg("task", task)?, data, params, &mut report)?;
+        let mut keep = |bytes: &[u8]| {
+            if let Some(callback) = checkpoint {
+                // SAFETY: as for `progress`; the bytes outlive the call.
+                unsafe { callback(checkpoint_context, ByteSlice::new(bytes)) };
+            }
+        };
+        let training = Training { resume: (!resume.is_empty()).then_some(resume), progress: &mut report, checkpoint: &mut keep };
+        let snapshot = M::fit_resuming(utf8_arg("task", task)?, data, params, training)?;
         // SAFETY: checked non-null; the host owns the slot.
         unsafe { out_snapshot.write(OwnedBuffer::from_vec(snapshot)) };
         Ok(())
@@ -317,16 +328,32 @@ macro_rules! export_model {
 
         #[no_mangle]
         pub extern "C" fn agora_model_vtable() -> *const $crate::model::ModelVTable {
+            #[allow(clippy::too_many_arguments)]
             unsafe extern "C" fn fit(
                 task: $crate::ByteSlice,
                 data: $crate::ByteSlice,
                 params: $crate::ByteSlice,
+                resume: $crate::ByteSlice,
                 progress: ::std::option::Option<$crate::model::ProgressFn>,
                 progress_context: *mut ::std::ffi::c_void,
+                checkpoint: ::std::option::Option<$crate::model::CheckpointFn>,
+                checkpoint_context: *mut ::std::ffi::c_void,
                 out_snapshot: *mut $crate::OwnedBuffer,
             ) -> u32 {
                 // SAFETY: forwarded unchanged from the host, which upholds the ABI.
-                unsafe { $crate::export::model_fit::<$plugin>(task, data, params, progress, progress_context, out_snapshot) }
+                unsafe {
+                    $crate::export::model_fit::<$plugin>(
+                        task,
+                        data,
+                        params,
+                        resume,
+                        progress,
+                        progress_context,
+                        checkpoint,
+                        checkpoint_context,
+                        out_snapshot,
+                    )
+                }
             }
             unsafe extern "C" fn load(
                 task: $crate::ByteSlice,

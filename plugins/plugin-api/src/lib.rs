@@ -1,6 +1,6 @@
 //! The versioned C ABI between Agora and its plugins, and the macro plugin authors export with.
 //!
-//! # The contract (ABI version 2)
+//! # The contract (ABI version 3)
 //!
 //! A plugin is a `cdylib` that exports three symbols:
 //!
@@ -32,8 +32,9 @@ pub mod model;
 pub mod series;
 
 /// The ABI version this crate describes. Bumped on any change to the structs or tables below.
-/// Version 2 added the model table ([`model::ModelVTable`]).
-pub const ABI_VERSION: u32 = 2;
+/// Version 2 added the model table ([`model::ModelVTable`]); version 3 gave its `fit` a checkpoint
+/// to resume from and a callback for the checkpoints it writes as it goes.
+pub const ABI_VERSION: u32 = 3;
 
 /// The encoding of record batches returned by `poll`.
 pub const BATCH_ENCODING: &str = "agora-batch/1 (json lines)";

@@ -3,8 +3,12 @@
 //!
 //! # Lifecycle
 //!
-//! `fit(task, data, params, progress)` → snapshot bytes, which the host stores (in sled) as they
-//! are. `load(task, snapshot)` → a handle, `infer(handle, request)` → response bytes, any number
+//! `fit(task, data, params, resume, progress, checkpoint)` → snapshot bytes, which the host stores
+//! (in sled) as they are. A long fit may hand the host checkpoints as it goes (opaque bytes, e.g.
+//! after each epoch); the host stores each durably before the callback returns. When a fit was
+//! interrupted (the process killed), the host calls `fit` again with the same task, data and
+//! params and the last checkpoint as `resume`, and the plugin carries on from it. A plugin that
+//! writes no checkpoints ignores `resume`. `load(task, snapshot)` → a handle, `infer(handle, request)` → response bytes, any number
 //! of times and from several threads at once, then `unload(handle)`. A plugin lists the tasks it
 //! can do in its declaration's capabilities (comma-separated, e.g. `rec.ease,rec.itemknn`).
 //!
@@ -53,19 +57,27 @@ const INTERACTIONS_VERSION: u32 = 1;
 /// Progress callback handed to `fit`: `(context, done, total)`.
 pub type ProgressFn = unsafe extern "C" fn(context: *mut c_void, done: u64, total: u64);
 
+/// Checkpoint callback handed to `fit`: `(context, checkpoint)`; the bytes are borrowed for the
+/// call, and stored durably by the host before it returns.
+pub type CheckpointFn = unsafe extern "C" fn(context: *mut c_void, checkpoint: ByteSlice);
+
 /// The functions of a model plugin.
 #[repr(C)]
 pub struct ModelVTable {
     /// `size_of::<ModelVTable>()` in the plugin's build.
     pub struct_size: usize,
-    /// Trains `task` on `data` with JSON `params`, calling `progress` (if set) as it goes, and
-    /// writes the snapshot to `out_snapshot`.
+    /// Trains `task` on `data` with JSON `params`, carrying on from `resume` (empty: from the
+    /// start), calling `progress` and `checkpoint` (if set) as it goes, and writes the snapshot to
+    /// `out_snapshot`.
     pub fit: unsafe extern "C" fn(
         task: ByteSlice,
         data: ByteSlice,
         params: ByteSlice,
+        resume: ByteSlice,
         progress: Option<ProgressFn>,
         progress_context: *mut c_void,
+        checkpoint: Option<CheckpointFn>,
+        checkpoint_context: *mut c_void,
         out_snapshot: *mut OwnedBuffer,
     ) -> u32,
     /// Loads a snapshot made by `fit` for `task` and writes the handle to `out_handle`.
@@ -92,6 +104,16 @@ pub trait ModelPlugin: Sized + Send + Sync + 'static {
     /// A message naming the unknown task, the bad parameter or the malformed data.
     fn fit(task: &str, data: &[u8], params: &[u8], progress: &mut dyn FnMut(u64, u64)) -> Result<Vec<u8>, String>;
 
+    /// Trains `task` as [`fit`](Self::fit) does, carrying on from `training.resume` and handing
+    /// checkpoints to `training.checkpoint` as it goes. The default writes no checkpoints and so
+    /// always starts from the beginning.
+    ///
+    /// # Errors
+    /// As [`fit`](Self::fit), and a message when `resume` is not a checkpoint of this fit.
+    fn fit_resuming(task: &str, data: &[u8], params: &[u8], training: Training<'_>) -> Result<Vec<u8>, String> {
+        Self::fit(task, data, params, training.progress)
+    }
+
     /// Loads a snapshot that `fit` made for `task`.
     ///
     /// # Errors
@@ -103,6 +125,16 @@ pub trait ModelPlugin: Sized + Send + Sync + 'static {
     /// # Errors
     /// A message naming what is wrong with the request.
     fn infer(&self, request: &[u8]) -> Result<Vec<u8>, String>;
+}
+
+/// What a resumable fit gets beside its task, data and params.
+pub struct Training<'a> {
+    /// The last checkpoint an interrupted fit of the same task, data and params wrote, if any.
+    pub resume: Option<&'a [u8]>,
+    /// `(done, total)` as the fit goes.
+    pub progress: &'a mut dyn FnMut(u64, u64),
+    /// Stores a checkpoint durably before it returns.
+    pub checkpoint: &'a mut dyn FnMut(&[u8]),
 }
 
 /// Users' item sequences and items' attributes, as `fit` receives them for `rec.*` tasks.

@@ -1,0 +1,181 @@
+//! `agora bench train`: the torch plugin's `rec.sasrec` trained on an S3-Rec data set (test
+//! split) through the plugin ABI, beside the same network in Python PyTorch
+//! (`benches/sasrec_torch.py`, the project venv's torch, the same thread count): training
+//! throughput, the test NDCG@10 reached against the published SASRec figure, and top-10
+//! latency for one user as the Recommender serves it.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::Instant;
+
+use agora_core::config::AgoraConfig;
+use agora_core::plugin::PluginHost;
+use agora_recommend::evaluate::{evaluate, Protocol};
+use agora_recommend::split::{Holdout, Split};
+use agora_recommend::train::fit_split;
+use agora_recommend::{ModelPlugins, RecommendRequest};
+use anyhow::{bail, Context};
+use serde_json::json;
+
+use crate::eval::recommend::{benchmark, ingest_s3rec};
+
+/// How many times the Python reference's training throughput Agora must reach.
+const TARGET_SPEEDUP: f64 = 1.3;
+/// The top-10 latency target for one user, milliseconds (p99).
+const TARGET_P99_MS: f64 = 5.0;
+/// The blend component the benchmark trains.
+const COMPONENT: &str = "torch:sasrec";
+
+/// Options of `agora bench train`.
+pub struct TrainBench<'a> {
+    pub data: &'a Path,
+    pub dataset: &'a str,
+    pub epochs: u32,
+    pub threads: u32,
+    /// Top-10 requests timed for the latency figure.
+    pub requests: usize,
+    pub skip_python: bool,
+    pub json: bool,
+}
+
+/// Runs both sides and prints the table (or JSON).
+///
+/// # Errors
+/// Unreadable data, the torch plugin missing, a failed fit, or the Python reference failing.
+pub fn train_bench(options: &TrainBench<'_>, config: &AgoraConfig) -> anyhow::Result<()> {
+    let Some(bench) = benchmark(options.dataset) else {
+        bail!("unknown dataset {:?} for `bench train`; valid: beauty, sports, lastfm", options.dataset);
+    };
+    let published = bench.published_ndcg10("SASRec").context("no published SASRec full-ranking NDCG@10 for this data set")?;
+    let (data, ingest_config) = ingest_s3rec(&bench, options.data, config)?;
+    let split = Split::new(&data, Holdout::Test);
+    let sequences = (0..split.train.n_users()).filter(|&user| split.train.sequence(user).len() >= 2).count();
+
+    let mut recommend = config.recommend.clone();
+    recommend.components = vec![COMPONENT.to_string()];
+    recommend.params =
+        [(COMPONENT.to_string(), json!({ "epochs": options.epochs, "threads": options.threads, "seed": 0 }))].into_iter().collect();
+    let host = PluginHost::new(ingest_config.plugins.dirs.clone());
+    let plugins = ModelPlugins::open(&host, &recommend)
+        .context("the torch model plugin is needed: run scripts/setup-torch.sh (the README's run command does)")?;
+    eprintln!("agora rec.sasrec: {} epochs over {sequences} sequences, {} threads ...", options.epochs, options.threads);
+    let mut last_report = Instant::now();
+    let (model, fit_seconds) = fit_split(&plugins, &recommend, &data, &split, &mut |stage, done, total| {
+        if last_report.elapsed().as_secs() >= 30 {
+            eprintln!("  {stage}: step {done}/{total}");
+            last_report = Instant::now();
+        }
+    })?;
+    let fit_seconds = fit_seconds[COMPONENT];
+    let threads = std::thread::available_parallelism().map_or(2, usize::from);
+    let metrics = evaluate(&model, &data, &split.cases, &[1.0], Protocol::Full, threads)?.summary();
+
+    let request = RecommendRequest { k: 10, category: None, exclude_seen: true };
+    let mut latencies = Vec::with_capacity(options.requests);
+    for case in split.cases.iter().cycle().take(options.requests) {
+        let history = &data.histories[case.user as usize][..case.seen];
+        let started = Instant::now();
+        let top = model.recommend(history, &request)?;
+        latencies.push(started.elapsed().as_secs_f64() * 1e3);
+        if top.len() != 10 {
+            bail!("asked for 10 recommendations, got {}", top.len());
+        }
+    }
+    latencies.sort_by(f64::total_cmp);
+    let at = |q: f64| latencies[((latencies.len() - 1) as f64 * q).round() as usize];
+
+    let agora = json!({
+        "side": "agora rec.sasrec (tch, plugin ABI)",
+        "sequences": sequences,
+        "epochs": options.epochs,
+        "fit_seconds": fit_seconds,
+        "sequences_per_second": (sequences as f64 * f64::from(options.epochs)) / fit_seconds,
+        "hr10": metrics.hr10,
+        "ndcg10": metrics.ndcg10,
+    });
+    let mut sides = vec![agora];
+    if !options.skip_python {
+        let file = options.data.join(format!("{}.txt", bench.stem));
+        for padding in ["fixed", "dynamic"] {
+            eprintln!("python reference, padding {padding} ...");
+            let mut side = run_reference(&file, padding, options)?;
+            let seconds = side["fit_seconds"].as_f64().context("reference output has no fit_seconds")?;
+            let epochs = side["epochs"].as_f64().unwrap_or(0.0);
+            side["sequences_per_second"] = json!(side["sequences"].as_f64().unwrap_or(0.0) * epochs / seconds);
+            side["side"] = json!(format!("python torch, padding {padding}"));
+            sides.push(side);
+        }
+    }
+    let speedup =
+        sides.get(1).and_then(|reference| Some(sides[0]["sequences_per_second"].as_f64()? / reference["sequences_per_second"].as_f64()?));
+    let report = json!({
+        "dataset": bench.stem,
+        "threads": options.threads,
+        "sides": sides,
+        "published_sasrec_ndcg10": published,
+        "speedup_over_reference": speedup,
+        "latency_ms": { "requests": latencies.len(), "p50": at(0.5), "p99": at(0.99), "max": at(1.0) },
+        "targets": { "speedup": TARGET_SPEEDUP, "p99_ms_below": TARGET_P99_MS },
+    });
+    if options.json {
+        println!("{report}");
+    } else {
+        print_table(&report);
+    }
+    Ok(())
+}
+
+/// Runs `benches/sasrec_torch.py` with the project venv's Python (the torch the plugin links).
+fn run_reference(file: &Path, padding: &str, options: &TrainBench<'_>) -> anyhow::Result<serde_json::Value> {
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+    let python = root.join(".venv/bin/python");
+    if !python.exists() {
+        bail!("{} is missing: run scripts/setup-torch.sh and scripts/setup-torch-reference.sh for the PyTorch reference, or pass --skip-python", python.display());
+    }
+    let output = Command::new(&python)
+        .arg(root.join("benches/sasrec_torch.py"))
+        .args(["--data", &file.to_string_lossy(), "--padding", padding])
+        .args(["--epochs", &options.epochs.to_string(), "--threads", &options.threads.to_string()])
+        .output()
+        .with_context(|| format!("cannot run {}", python.display()))?;
+    if !output.status.success() {
+        if String::from_utf8_lossy(&output.stderr).contains("import torch") {
+            bail!("the venv's torch does not import from Python: run scripts/setup-torch-reference.sh (or pass --skip-python)");
+        }
+        bail!("the PyTorch reference failed ({}): {}", output.status, String::from_utf8_lossy(&output.stderr));
+    }
+    serde_json::from_slice(&output.stdout).context("the PyTorch reference printed no JSON")
+}
+
+fn print_table(report: &serde_json::Value) {
+    let published = report["published_sasrec_ndcg10"].as_f64().unwrap_or(f64::NAN);
+    println!("{} test split, full ranking, {} threads\n", report["dataset"].as_str().unwrap_or("?"), report["threads"]);
+    println!("| side | epochs | fit s | s/epoch | sequences/s | HR@10 | NDCG@10 | reached published SASRec NDCG@10 {published} |");
+    println!("|---|---:|---:|---:|---:|---:|---:|---|");
+    for side in report["sides"].as_array().into_iter().flatten() {
+        let number = |key: &str| side[key].as_f64().unwrap_or(f64::NAN);
+        let epochs = number("epochs");
+        let reached = if number("ndcg10") >= published { format!("yes, in {:.0} s", number("fit_seconds")) } else { "no".to_string() };
+        println!(
+            "| {} | {epochs} | {:.1} | {:.1} | {:.0} | {:.4} | {:.4} | {reached} |",
+            side["side"].as_str().unwrap_or("?"),
+            number("fit_seconds"),
+            number("fit_seconds") / epochs,
+            number("sequences_per_second"),
+            number("hr10"),
+            number("ndcg10"),
+        );
+    }
+    match report["speedup_over_reference"].as_f64() {
+        Some(speedup) => println!("\nagora / python reference (fixed padding) throughput: {speedup:.2}× (target ≥ {TARGET_SPEEDUP}×)"),
+        None => println!("\n(no Python reference run: --skip-python)"),
+    }
+    let latency = &report["latency_ms"];
+    println!(
+        "top-10 for one user as served ({} requests): p50 {:.2} ms, p99 {:.2} ms, max {:.2} ms (target p99 < {TARGET_P99_MS} ms)",
+        latency["requests"],
+        latency["p50"].as_f64().unwrap_or(f64::NAN),
+        latency["p99"].as_f64().unwrap_or(f64::NAN),
+        latency["max"].as_f64().unwrap_or(f64::NAN)
+    );
+}
