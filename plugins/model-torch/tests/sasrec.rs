@@ -3,11 +3,11 @@
 //! round trip with identical scores, answers `similar`, `explain` and `describe`, and refuses bad
 //! requests and data with the reason. With item attributes, each fusion lets an item never seen
 //! in training take the place of the seen item whose attributes it shares, and pretraining on
-//! masked items and attributes runs before fine-tuning. A fit resumed from the checkpoint of an
-//! epoch carries on where it stopped and ends with the model the uninterrupted fit made.
+//! masked items and attributes runs before fine-tuning. (Resuming from checkpoints is tested in
+//! `sasrec_resume.rs`, a process of its own.)
 
 use agora_model_torch::{TorchModels, TASK_SASREC};
-use agora_plugin_api::model::{decode_f32s, Interactions, ModelPlugin, Training};
+use agora_plugin_api::model::{decode_f32s, Interactions, ModelPlugin};
 
 const ITEMS: u32 = 12;
 
@@ -164,52 +164,4 @@ fn a_fusion_needs_attributes_and_cuda_falls_back_to_the_cpu() {
     let described: serde_json::Value = serde_json::from_slice(&model.infer(br#"{"op":"describe"}"#).unwrap()).unwrap();
     let expected = if tch::Cuda::is_available() { "cuda:0" } else { "cpu" };
     assert_eq!(described["trained_on"], expected);
-}
-
-/// Fits with a checkpoint sink, from `resume` when given; the snapshot, the checkpoints written and
-/// the first progress report.
-fn fit_with_checkpoints(data: &[u8], params: &[u8], resume: Option<&[u8]>) -> (Vec<u8>, Vec<Vec<u8>>, Option<u64>) {
-    let (mut checkpoints, mut first_report) = (Vec::new(), None);
-    let training = Training {
-        resume,
-        progress: &mut |done, _| {
-            first_report.get_or_insert(done);
-        },
-        checkpoint: &mut |bytes| checkpoints.push(bytes.to_vec()),
-    };
-    let snapshot = TorchModels::fit_resuming(TASK_SASREC, data, params, training).unwrap();
-    (snapshot, checkpoints, first_report)
-}
-
-#[test]
-fn a_fit_resumed_from_a_checkpoint_ends_where_the_whole_fit_does() {
-    let data = interactions_with_twins().encode();
-    let params =
-        br#"{"hidden":16,"heads":2,"pretrain_epochs":1,"epochs":3,"batch_size":64,"lr":0.005,"dropout":0.1,"threads":1,"fusion":"gated"}"#;
-    let steps_per_epoch = 240u64.div_ceil(64);
-    let (whole, checkpoints, first) = fit_with_checkpoints(&data, params, None);
-    // One checkpoint after each epoch but the last; the first report is the first step.
-    assert_eq!((checkpoints.len(), first), (3, Some(1)));
-
-    // Killed after epoch 2 (pretraining, then one epoch of fine-tuning): carry on from there.
-    let (resumed, later, first) = fit_with_checkpoints(&data, params, Some(&checkpoints[1]));
-    assert_eq!(first, Some(2 * steps_per_epoch), "the resumed fit starts after the checkpointed epochs");
-    assert_eq!(later.len(), 1);
-    let (whole, resumed) = (TorchModels::load(TASK_SASREC, &whole).unwrap(), TorchModels::load(TASK_SASREC, &resumed).unwrap());
-    let describe =
-        |model: &TorchModels| -> serde_json::Value { serde_json::from_slice(&model.infer(br#"{"op":"describe"}"#).unwrap()).unwrap() };
-    assert_eq!(describe(&resumed)["training_loss"].as_array().unwrap().len(), 3);
-    for history in [&[3u32, 4, 5][..], &[7, 6, 5], &[0]] {
-        let (a, b) = (scores(&whole, history), scores(&resumed, history));
-        let gap = a.iter().zip(&b).map(|(x, y)| (x - y).abs()).fold(0.0f32, f32::max);
-        // Equal but for the order of float sums when another test changes libtorch's thread count.
-        assert!(gap < 1e-3, "history {history:?}: scores differ by {gap}");
-    }
-
-    // A checkpoint is only taken for the fit that wrote it.
-    let other =
-        br#"{"hidden":16,"heads":2,"pretrain_epochs":1,"epochs":4,"batch_size":64,"lr":0.005,"dropout":0.1,"threads":1,"fusion":"gated"}"#;
-    let training = Training { resume: Some(&checkpoints[1]), progress: &mut |_, _| {}, checkpoint: &mut |_| {} };
-    let error = TorchModels::fit_resuming(TASK_SASREC, &data, other, training).unwrap_err();
-    assert!(error.contains("checkpoint to resume from was written with other params"), "{error}");
 }
