@@ -8,7 +8,9 @@
 //! `batch_size` sequences, left-padded to the longest of them (at most `max_length` positions);
 //! positions count back from the last item, so the newest item always has the same position.
 //! AdamW with linear warm-up over the first epoch and cosine decay; progress is reported after
-//! every step; a fixed `seed` and `threads` give the same weights.
+//! every step; a fixed `seed` and `threads` give the same weights. After every epoch but the last
+//! a checkpoint (weights, optimiser moments, losses) goes to the host; a fit given one back
+//! carries on from it (`fit`'s `resume`).
 //!
 //! With `fusion` other than `none`, an item's representation (its input embedding and what hidden
 //! states are scored against) fuses its own embedding with its attributes' embeddings (see
