@@ -7,43 +7,14 @@
 //! `sasrec_resume.rs`, a process of its own.)
 
 use agora_model_torch::{TorchModels, TASK_SASREC};
-use agora_plugin_api::model::{decode_f32s, Interactions, ModelPlugin};
+use agora_plugin_api::model::ModelPlugin;
 
-const ITEMS: u32 = 12;
+mod walks;
 
-/// Users walk the items up (0, 1, 2, ...) or down (0, 11, 10, ...): after item `i` comes `i + 1`
-/// or `i − 1` depending on the direction, which only the item before `i` tells.
-fn interactions() -> Interactions {
-    let mut seq_offsets = vec![0u64];
-    let mut items = Vec::new();
-    for user in 0..240u32 {
-        let start = user % ITEMS;
-        let up = user % 2 == 0;
-        let length = 6 + user % 5;
-        for step in 0..length {
-            let item = if up { (start + step) % ITEMS } else { (start + ITEMS * 4 - step) % ITEMS };
-            items.push(item);
-        }
-        seq_offsets.push(items.len() as u64);
-    }
-    Interactions {
-        n_items: ITEMS,
-        n_attributes: 0,
-        timestamps: vec![0; items.len()],
-        seq_offsets,
-        items,
-        attr_offsets: vec![0; ITEMS as usize + 1],
-        attributes: Vec::new(),
-    }
-}
+use walks::{interactions, interactions_with_twins, scores, ITEMS};
 
 fn best(scores: &[f32]) -> usize {
     (0..scores.len()).max_by(|&a, &b| scores[a].total_cmp(&scores[b])).unwrap()
-}
-
-fn scores(model: &TorchModels, history: &[u32]) -> Vec<f32> {
-    let request = serde_json::json!({ "op": "scores", "history": history }).to_string();
-    decode_f32s(&model.infer(request.as_bytes()).unwrap()).unwrap()
 }
 
 #[test]
@@ -92,17 +63,6 @@ fn sasrec_refuses_data_it_cannot_learn_from() {
     assert!(error.contains("at least one user with 2 or more interactions"), "{error}");
     assert!(TorchModels::fit(TASK_SASREC, b"junk", b"{}", &mut |_, _| {}).is_err());
     assert!(TorchModels::load(TASK_SASREC, b"AGTPjunkjunk").err().unwrap().contains("bad magic"));
-}
-
-/// The walks over items 0..12, plus 12 "twin" items 12..24 nobody interacted with: item `k` and
-/// its twin `12 + k` share attribute `k`, which no other item has.
-fn interactions_with_twins() -> Interactions {
-    let mut data = interactions();
-    data.n_items = 2 * ITEMS;
-    data.n_attributes = ITEMS;
-    data.attr_offsets = (0..=2 * ITEMS as u64).collect();
-    data.attributes = (0..2 * ITEMS).map(|item| item % ITEMS).collect();
-    data
 }
 
 #[test]

@@ -5,51 +5,11 @@
 //! setting elsewhere in the process can still change what the fit computes.
 
 use agora_model_torch::{TorchModels, TASK_SASREC};
-use agora_plugin_api::model::{decode_f32s, Interactions, ModelPlugin, Training};
+use agora_plugin_api::model::{ModelPlugin, Training};
 
-const ITEMS: u32 = 12;
+mod walks;
 
-/// Users walk the items up (0, 1, 2, ...) or down (0, 11, 10, ...): after item `i` comes `i + 1`
-/// or `i − 1` depending on the direction, which only the item before `i` tells.
-fn interactions() -> Interactions {
-    let mut seq_offsets = vec![0u64];
-    let mut items = Vec::new();
-    for user in 0..240u32 {
-        let start = user % ITEMS;
-        let up = user % 2 == 0;
-        let length = 6 + user % 5;
-        for step in 0..length {
-            let item = if up { (start + step) % ITEMS } else { (start + ITEMS * 4 - step) % ITEMS };
-            items.push(item);
-        }
-        seq_offsets.push(items.len() as u64);
-    }
-    Interactions {
-        n_items: ITEMS,
-        n_attributes: 0,
-        timestamps: vec![0; items.len()],
-        seq_offsets,
-        items,
-        attr_offsets: vec![0; ITEMS as usize + 1],
-        attributes: Vec::new(),
-    }
-}
-
-fn scores(model: &TorchModels, history: &[u32]) -> Vec<f32> {
-    let request = serde_json::json!({ "op": "scores", "history": history }).to_string();
-    decode_f32s(&model.infer(request.as_bytes()).unwrap()).unwrap()
-}
-
-/// The walks over items 0..12, plus 12 "twin" items 12..24 nobody interacted with: item `k` and
-/// its twin `12 + k` share attribute `k`, which no other item has.
-fn interactions_with_twins() -> Interactions {
-    let mut data = interactions();
-    data.n_items = 2 * ITEMS;
-    data.n_attributes = ITEMS;
-    data.attr_offsets = (0..=2 * ITEMS as u64).collect();
-    data.attributes = (0..2 * ITEMS).map(|item| item % ITEMS).collect();
-    data
-}
+use walks::{interactions_with_twins, scores};
 
 /// Fits with a checkpoint sink, from `resume` when given; the snapshot, the checkpoints written and
 /// the first progress report.
