@@ -11,7 +11,7 @@ use agora_core::config::AgoraConfig;
 use agora_core::plugin::PluginHost;
 use agora_core::store::{encode, Store};
 use agora_recommend::train::train;
-use agora_recommend::{Dataset, ModelPlugins};
+use agora_recommend::{Dataset, FusedModel, ModelPlugins};
 use agora_sales::{ForecastSet, Metric, Scope};
 use indicatif::{ProgressBar, ProgressStyle};
 
@@ -96,7 +96,37 @@ fn train_recommender(config: &AgoraConfig, store: &Arc<dyn Store>, host: &Plugin
     }
     let blend = &info.validation["blend"];
     println!("| blend | | {:.4} | {:.4} | |", blend.hr10, blend.ndcg10);
-    Ok(serde_json::to_value(info)?)
+    let info = serde_json::to_value(info)?;
+    for (name, description) in FusedModel::load(&plugins, snapshot, &config.recommend)?.descriptions() {
+        for line in tabular_lines(&description) {
+            println!("{name}: {line}");
+        }
+    }
+    Ok(info)
+}
+
+/// One line per tabular autoencoder a component reports in its `describe` answer (`tabular`:
+/// the items', `user_tabular`: the users').
+pub fn tabular_lines(description: &serde_json::Value) -> Vec<String> {
+    [("tabular", "items"), ("user_tabular", "users")]
+        .into_iter()
+        .filter_map(|(key, rows)| {
+            let tabular = description.get(key).filter(|tabular| tabular.is_object())?;
+            let mse = |key: &str| tabular[key].as_f64().map_or("-".to_string(), |value| format!("{value:.4}"));
+            let names =
+                |key: &str| tabular[key].as_array().into_iter().flatten().filter_map(|name| name.as_str()).collect::<Vec<_>>().join(", ");
+            Some(format!(
+                "tabular autoencoder, {} codes of [{}] over {} {rows} (dropped: [{}]); held-out reconstruction MSE {} (PCA {}, column means {})",
+                tabular["codes"],
+                names("features"),
+                tabular["rows"],
+                names("dropped"),
+                mse("held_out_mse"),
+                mse("pca_mse"),
+                mse("mean_mse")
+            ))
+        })
+        .collect()
 }
 
 fn print_forecasts(set: &ForecastSet) {

@@ -10,6 +10,7 @@ use agora_plugin_api::model::Interactions;
 use serde::{Deserialize, Serialize};
 
 use crate::error::RecommendError;
+use crate::features::{item_features, ITEM_FEATURES};
 
 /// What the engine knows about one item besides its interactions.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
@@ -80,6 +81,9 @@ pub struct Dataset {
     pub histories: Vec<Vec<u32>>,
     /// Unix seconds per history entry; 0 where the source gave no time.
     pub times: Vec<Vec<i64>>,
+    /// Each item's catalogue price, where the catalogue has one.
+    #[serde(default)]
+    pub prices: Vec<Option<f64>>,
     /// What the data was built from, to tell snapshots apart.
     pub version: String,
 }
@@ -104,6 +108,7 @@ impl Dataset {
     pub fn from_store(store: &dyn Store, config: &RecommendConfig) -> Result<Self, RecommendError> {
         let kinds: Vec<EventKind> = config.event_kinds.iter().filter_map(|kind| EventKind::parse(kind)).collect();
         let mut metas: BTreeMap<String, ItemMeta> = BTreeMap::new();
+        let mut prices: HashMap<String, f64> = HashMap::new();
         let mut tokens: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
         store.scan_records(RecordKind::Item, &mut |_, stored| {
             if let Record::Item(item) = stored.record {
@@ -111,6 +116,9 @@ impl Dataset {
                 item_tokens.extend(item.brand.iter().map(|brand| format!("brand:{brand}")));
                 item_tokens.extend(item.categories.iter().map(|category| format!("category:{category}")));
                 item_tokens.extend(item.attributes.iter().map(|(key, value)| format!("{key}={value}")));
+                if let Some(price) = item.price {
+                    prices.insert(item.item_id.clone(), price);
+                }
                 metas.insert(
                     item.item_id,
                     ItemMeta { title: item.title, brand: item.brand, categories: item.categories, available: item.available },
@@ -147,7 +155,9 @@ impl Dataset {
             }
             true
         })?;
-        Ok(Self::build(metas, tokens, touches))
+        let mut dataset = Self::build(metas, tokens, touches);
+        dataset.prices = dataset.catalog.item_ids.iter().map(|id| prices.get(id).copied()).collect();
+        Ok(dataset)
     }
 
     fn build(
@@ -191,7 +201,8 @@ impl Dataset {
             times.push(history_times);
         }
         let version = format!("users={} items={} interactions={interactions}", catalog.user_ids.len(), catalog.n_items());
-        Self { catalog, histories, times, version }
+        let prices = vec![None; catalog.n_items()];
+        Self { catalog, histories, times, prices, version }
     }
 
     /// The number of history entries over all users.
@@ -199,7 +210,8 @@ impl Dataset {
         self.histories.iter().map(Vec::len).sum()
     }
 
-    /// Encodes users' histories cut by `keep(history length) -> kept length` for a model plugin.
+    /// Encodes users' histories cut by `keep(history length) -> kept length` for a model plugin,
+    /// with the items' attributes and their numeric features as the kept histories show them.
     pub fn interactions_for(&self, keep: impl Fn(usize) -> usize) -> Interactions {
         let mut data = Interactions {
             n_items: self.catalog.n_items() as u32,
@@ -218,6 +230,16 @@ impl Dataset {
             data.attributes.extend_from_slice(attributes);
             data.attr_offsets.push(data.attributes.len() as u64);
         }
+        let kept: Vec<(&[u32], &[i64])> = data
+            .seq_offsets
+            .windows(2)
+            .map(|w| (&data.items[w[0] as usize..w[1] as usize], &data.timestamps[w[0] as usize..w[1] as usize]))
+            .collect();
+        let (histories, times): (Vec<&[u32]>, Vec<&[i64]>) = kept.into_iter().unzip();
+        let mut prices = self.prices.clone();
+        prices.resize(self.catalog.n_items(), None);
+        data.item_features = item_features(&prices, &histories, &times);
+        data.feature_names = ITEM_FEATURES.iter().map(|name| name.to_string()).collect();
         data
     }
 }
@@ -272,5 +294,8 @@ pub(crate) mod tests {
         assert_eq!(encoded.sequence(1).len(), 1);
         let even = data.catalog.attribute_names.iter().position(|name| name == "brand:even").unwrap() as u32;
         assert_eq!(encoded.item_attributes(data.catalog.item("i02").unwrap() as usize), &[even]);
+        // Counts come from the kept histories: i03 was cut from u1's.
+        let interactions = |id: &str| encoded.features_of(data.catalog.item(id).unwrap() as usize)[1];
+        assert_eq!((interactions("i02"), interactions("i03")), (2f32.ln_1p(), 0.0));
     }
 }

@@ -205,6 +205,18 @@ impl FusedModel {
         Ok(Scored { total, parts })
     }
 
+    /// What each component that answers `describe` says about its fit (network, losses, the
+    /// tabular autoencoder's reconstruction error, ...), by component name.
+    pub fn descriptions(&self) -> BTreeMap<String, serde_json::Value> {
+        self.components
+            .iter()
+            .filter_map(|component| {
+                let answer = component.model.infer(br#"{"op":"describe"}"#).ok()?;
+                Some((component.name.clone(), serde_json::from_slice(&answer).ok()?))
+            })
+            .collect()
+    }
+
     fn component(&self, name: &str) -> Option<&Component> {
         self.components.iter().find(|component| component.name == name)
     }

@@ -3,6 +3,7 @@
 //! the model plugins, so the code that is evaluated is the code that serves.
 //!
 //! - [`dataset`]: the store's items, events, orders and reviews as dense-id user histories.
+//! - [`features`]: the items' numeric features (price, counts, recency) for the model plugins.
 //! - [`split`]: leave-one-out validation and test splits.
 //! - [`blend`]: score normalisation and blend weights chosen on validation data.
 //! - [`fused`]: the served model: loaded component snapshots, their weights, business rules, reasons.
@@ -14,6 +15,7 @@ pub mod blend;
 pub mod dataset;
 pub mod error;
 pub mod evaluate;
+pub mod features;
 pub mod fused;
 pub mod plugins;
 pub mod split;

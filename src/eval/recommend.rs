@@ -138,6 +138,7 @@ pub fn run(data_dir: &Path, dataset: &str, model: &str, protocol: &str, json: bo
             "eval_seconds": started.elapsed().as_secs_f64(),
         }));
     }
+    let described = test_model.descriptions();
     let published: Vec<serde_json::Value> = bench
         .published
         .iter()
@@ -157,6 +158,7 @@ pub fn run(data_dir: &Path, dataset: &str, model: &str, protocol: &str, json: bo
         "validation_blend": chosen.blend.summary(),
         "rows": rows,
         "published": published,
+        "described": described,
     });
     let run_config = json!({"recommend": recommend, "sources": ingest_config.sources}).to_string();
     record_run(config, "recommend", bench.stem, &run_config, &results);
@@ -259,5 +261,10 @@ fn print_table(results: &serde_json::Value) {
     }
     for row in results["published"].as_array().into_iter().flatten() {
         println!("| published {} | {} | |", row["model"].as_str().unwrap_or(""), metrics(row));
+    }
+    for (name, description) in results["described"].as_object().into_iter().flatten() {
+        for line in crate::train::tabular_lines(description) {
+            println!("\n{name}: {line}");
+        }
     }
 }

@@ -57,6 +57,7 @@ fn interactions(sequences: &[&[u32]], attributes: &[Vec<u32>]) -> Interactions {
         items,
         attr_offsets,
         attributes: attributes.concat(),
+        ..Interactions::default()
     }
 }
 

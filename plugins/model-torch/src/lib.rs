@@ -68,6 +68,7 @@ pub mod params;
 pub mod rng;
 pub mod sasrec;
 pub mod snapshot;
+pub mod tabular;
 
 use std::sync::Mutex;
 

@@ -11,7 +11,7 @@ use agora_plugin_api::model::ModelPlugin;
 
 mod walks;
 
-use walks::{interactions, interactions_with_twins, scores, ITEMS};
+use walks::{interactions, interactions_with_numeric_twins, interactions_with_twins, scores, ITEMS};
 
 fn best(scores: &[f32]) -> usize {
     (0..scores.len()).max_by(|&a, &b| scores[a].total_cmp(&scores[b])).unwrap()
@@ -91,6 +91,52 @@ fn each_fusion_lets_an_unseen_item_borrow_its_attributes_place() {
         }
         let described: serde_json::Value = serde_json::from_slice(&model.infer(br#"{"op":"describe"}"#).unwrap()).unwrap();
         assert_eq!(described["fusion"], fusion);
+    }
+}
+
+#[test]
+fn fused_tabular_codes_let_an_unseen_item_borrow_the_place_of_its_numeric_twin() {
+    let data = interactions_with_numeric_twins().encode();
+    let led = |extra: &str| {
+        let params = format!(r#"{{"hidden":32,"heads":2,"epochs":30,"batch_size":32,"lr":0.005,"dropout":0.1,"threads":2{extra}}}"#);
+        let model =
+            TorchModels::load(TASK_SASREC, &TorchModels::fit(TASK_SASREC, &data, params.as_bytes(), &mut |_, _| {}).unwrap()).unwrap();
+        let led = (0..ITEMS)
+            .filter(|&i| {
+                let history = [(i + ITEMS - 2) % ITEMS, (i + ITEMS - 1) % ITEMS, i];
+                best(&scores(&model, &history)[ITEMS as usize..]) == ((i + 1) % ITEMS) as usize
+            })
+            .count();
+        (led, model)
+    };
+    let (blind, _) = led("");
+    let (fused, model) = led(r#","fusion":"mean","tabular_codes":4"#);
+    eprintln!("the right twin leads the unseen items after {fused} of 12 walks with tabular codes, {blind} without");
+    // Measured over seeds 0..4 and two autoencoder initialisations: 9 to 12 with codes, 0 to 3 without.
+    assert!(fused >= 9 && fused > blind + 3, "{fused} of 12 with tabular codes, {blind} without");
+    let described: serde_json::Value = serde_json::from_slice(&model.infer(br#"{"op":"describe"}"#).unwrap()).unwrap();
+    let tabular = &described["tabular"];
+    assert_eq!(tabular["codes"], 4);
+    assert_eq!(tabular["features"].as_array().unwrap().len(), 6);
+    assert!(tabular["held_out_mse"].as_f64().unwrap() < tabular["mean_mse"].as_f64().unwrap());
+
+    // The user side: codes of each prefix's features (history length, mean item features),
+    // added to the hidden states; the snapshot keeps the encoder and serves the same scores.
+    let params = br#"{"hidden":32,"heads":2,"epochs":30,"batch_size":32,"lr":0.005,"dropout":0.1,"threads":2,"fusion":"mean","tabular_codes":4,"user_codes":2}"#;
+    let snapshot = TorchModels::fit(TASK_SASREC, &data, params, &mut |_, _| {}).unwrap();
+    let (model, reloaded) = (TorchModels::load(TASK_SASREC, &snapshot).unwrap(), TorchModels::load(TASK_SASREC, &snapshot).unwrap());
+    assert_eq!(best(&scores(&model, &[3, 4, 5])), 6);
+    assert_eq!(scores(&model, &[7, 6, 5]), scores(&reloaded, &[7, 6, 5]));
+    let described: serde_json::Value = serde_json::from_slice(&model.infer(br#"{"op":"describe"}"#).unwrap()).unwrap();
+    let users = &described["user_tabular"];
+    assert_eq!(users["features"][0], "log_history_length");
+    assert_eq!(users["rows"], 240);
+    assert!(users["held_out_mse"].as_f64().unwrap() < users["mean_mse"].as_f64().unwrap(), "{users}");
+
+    for key in ["tabular_codes", "user_codes"] {
+        let params = format!(r#"{{"fusion":"mean","{key}":4}}"#);
+        let refused = TorchModels::fit(TASK_SASREC, &interactions().encode(), params.as_bytes(), &mut |_, _| {}).unwrap_err();
+        assert!(refused.contains(&format!("{key} needs the items' numeric features")), "{refused}");
     }
 }
 

@@ -49,10 +49,11 @@ use crate::{ByteSlice, OwnedBuffer};
 pub const SYMBOL_MODEL_VTABLE: &str = "agora_model_vtable";
 
 /// The encoding of [`Interactions`] handed to `fit` for `rec.*` tasks.
-pub const INTERACTIONS_ENCODING: &str = "agora-interactions/1";
+pub const INTERACTIONS_ENCODING: &str = "agora-interactions/2";
 
 const INTERACTIONS_MAGIC: &[u8; 4] = b"AGIX";
-const INTERACTIONS_VERSION: u32 = 1;
+/// Version 2 added the items' numeric features; version 1 data (none) still decodes.
+const INTERACTIONS_VERSION: u32 = 2;
 
 /// Progress callback handed to `fit`: `(context, done, total)`.
 pub type ProgressFn = unsafe extern "C" fn(context: *mut c_void, done: u64, total: u64);
@@ -154,6 +155,11 @@ pub struct Interactions {
     pub attr_offsets: Vec<u64>,
     /// Every item's attribute ids.
     pub attributes: Vec<u32>,
+    /// Names of the items' numeric features (price, counts, recency, ...); may be empty.
+    pub feature_names: Vec<String>,
+    /// `n_items × feature_names.len()` values, row-major (item `i`'s row first); NaN where an
+    /// item has no value.
+    pub item_features: Vec<f32>,
 }
 
 impl Interactions {
@@ -172,8 +178,15 @@ impl Interactions {
         &self.attributes[self.attr_offsets[item] as usize..self.attr_offsets[item + 1] as usize]
     }
 
+    /// Item `item`'s numeric features, in the order of `feature_names`.
+    pub fn features_of(&self, item: usize) -> &[f32] {
+        let width = self.feature_names.len();
+        &self.item_features[item * width..(item + 1) * width]
+    }
+
     /// Encodes as [`INTERACTIONS_ENCODING`]: magic `AGIX`, version, `n_items`, `n_attributes` (u32),
-    /// the four array lengths (u64), then the arrays, all little-endian.
+    /// the four array lengths (u64), then the arrays, all little-endian; then the feature names
+    /// (byte length as u64, then the names joined by newlines) and `item_features` (`f32`s).
     pub fn encode(&self) -> Vec<u8> {
         let mut out = Vec::with_capacity(
             40 + self.items.len() * 12 + self.attributes.len() * 4 + (self.seq_offsets.len() + self.attr_offsets.len()) * 8,
@@ -190,6 +203,10 @@ impl Interactions {
         self.timestamps.iter().for_each(|value| out.extend_from_slice(&value.to_le_bytes()));
         self.attr_offsets.iter().for_each(|value| out.extend_from_slice(&value.to_le_bytes()));
         self.attributes.iter().for_each(|value| out.extend_from_slice(&value.to_le_bytes()));
+        let names = self.feature_names.join("\n");
+        out.extend_from_slice(&(names.len() as u64).to_le_bytes());
+        out.extend_from_slice(names.as_bytes());
+        self.item_features.iter().for_each(|value| out.extend_from_slice(&value.to_le_bytes()));
         out
     }
 
@@ -203,8 +220,8 @@ impl Interactions {
             return Err(format!("not {INTERACTIONS_ENCODING} data (bad magic)"));
         }
         let version = reader.u32()?;
-        if version != INTERACTIONS_VERSION {
-            return Err(format!("interactions encoding version {version}, this plugin reads {INTERACTIONS_VERSION}"));
+        if !(1..=INTERACTIONS_VERSION).contains(&version) {
+            return Err(format!("interactions encoding version {version}, this plugin reads 1 to {INTERACTIONS_VERSION}"));
         }
         let (n_items, n_attributes) = (reader.u32()?, reader.u32()?);
         let lens = [reader.len()?, reader.len()?, reader.len()?, reader.len()?];
@@ -213,10 +230,18 @@ impl Interactions {
         let timestamps = reader.array(lens[1], |b| i64::from_le_bytes(b.try_into().unwrap()))?;
         let attr_offsets = reader.array(lens[2], |b| u64::from_le_bytes(b.try_into().unwrap()))?;
         let attributes = reader.array(lens[3], |b| u32::from_le_bytes(b.try_into().unwrap()))?;
+        let (mut feature_names, mut item_features) = (Vec::new(), Vec::new());
+        if version >= 2 {
+            let names_len = reader.len()?;
+            let names = std::str::from_utf8(reader.take(names_len)?).map_err(|_| "feature names are not UTF-8".to_string())?;
+            feature_names = if names.is_empty() { Vec::new() } else { names.split('\n').map(str::to_string).collect() };
+            let values = (n_items as usize).checked_mul(feature_names.len()).ok_or_else(|| "feature table overflows".to_string())?;
+            item_features = reader.array(values, |b| f32::from_le_bytes(b.try_into().unwrap()))?;
+        }
         if reader.at != bytes.len() {
             return Err(format!("{} trailing bytes after the interactions", bytes.len() - reader.at));
         }
-        let data = Self { n_items, n_attributes, seq_offsets, items, timestamps, attr_offsets, attributes };
+        let data = Self { n_items, n_attributes, seq_offsets, items, timestamps, attr_offsets, attributes, feature_names, item_features };
         data.validate()?;
         Ok(data)
     }
@@ -243,6 +268,17 @@ impl Interactions {
         }
         if let Some(attribute) = self.attributes.iter().find(|&&attribute| attribute >= self.n_attributes) {
             return Err(format!("attribute {attribute} out of range (n_attributes = {})", self.n_attributes));
+        }
+        if self.item_features.len() != self.n_items as usize * self.feature_names.len() {
+            return Err(format!(
+                "{} item feature values for {} items × {} features",
+                self.item_features.len(),
+                self.n_items,
+                self.feature_names.len()
+            ));
+        }
+        if let Some(name) = self.feature_names.iter().find(|name| name.is_empty() || name.contains('\n')) {
+            return Err(format!("feature name {name:?} must be non-empty and on one line"));
         }
         Ok(())
     }
@@ -318,6 +354,8 @@ mod tests {
             timestamps: vec![10, 20, 5, 6, 7],
             attr_offsets: vec![0, 1, 1, 3, 3],
             attributes: vec![0, 0, 1],
+            feature_names: vec!["price".into(), "interactions".into()],
+            item_features: vec![1.5, 1.0, f32::NAN, 2.0, 3.0, 1.0, 0.5, 1.0],
         }
     }
 
@@ -325,10 +363,24 @@ mod tests {
     fn interactions_round_trip_and_expose_sequences() {
         let data = sample();
         let decoded = Interactions::decode(&data.encode()).unwrap();
-        assert_eq!(decoded, data);
+        assert_eq!(decoded.encode(), data.encode());
         assert_eq!(decoded.n_users(), 2);
         assert_eq!(decoded.sequence(1), &[2, 1, 3]);
         assert_eq!(decoded.item_attributes(2), &[0, 1]);
+        assert_eq!(decoded.feature_names, ["price", "interactions"]);
+        assert!(decoded.features_of(1)[0].is_nan());
+        assert_eq!(decoded.features_of(3), &[0.5, 1.0]);
+    }
+
+    #[test]
+    fn version_1_interactions_without_features_still_decode() {
+        let mut data = sample();
+        data.feature_names.clear();
+        data.item_features.clear();
+        let mut bytes = data.encode();
+        bytes.truncate(bytes.len() - 8); // version 1 ends after the attributes
+        bytes[4..8].copy_from_slice(&1u32.to_le_bytes());
+        assert_eq!(Interactions::decode(&bytes).unwrap(), data);
     }
 
     #[test]
@@ -342,6 +394,9 @@ mod tests {
         let mut data = sample();
         data.seq_offsets = vec![0, 3, 2];
         assert!(data.validate().unwrap_err().contains("never decrease"));
+        let mut data = sample();
+        data.item_features.pop();
+        assert!(data.validate().unwrap_err().contains("7 item feature values for 4 items × 2 features"));
     }
 
     #[test]

@@ -17,6 +17,16 @@
 //! [`net::Fusion`]). With `pretrain_epochs` > 0, the network is first pretrained without labels
 //! on masked items and their attributes (see [`pretrain`]), then fine-tuned for `epochs`.
 //!
+//! With `tabular_codes` > 0, a tabular autoencoder ([`crate::tabular`]) is first fitted on the
+//! items' numeric features (price, counts, recency: the interactions' `item_features`) and each
+//! item's code, projected to `hidden`, joins the fusion as one more attribute. With `user_codes`
+//! > 0, a second autoencoder is fitted on the users' numeric features (history length and the mean
+//! of each item feature over the history; see [`net::user_feature_row`]); its frozen encoder
+//! recomputes them after every prefix of a history, and the projected code is added to the
+//! hidden states, so training and serving see the same user features. The codes and encoders are
+//! kept in the snapshot; `describe` reports each autoencoder's held-out reconstruction error
+//! beside PCA's.
+//!
 //! Params (JSON object, every key optional, an unknown key refused):
 //!
 //! | key | default | meaning |
@@ -35,6 +45,9 @@
 //! | `fusion` | `"none"` | item-attribute fusion: `none`, `concat`, `gated` or `mean` |
 //! | `pretrain_epochs` | 0 | self-supervised passes (masked items and attributes) before fine-tuning |
 //! | `mask_prob` | 0.2 | the share of items masked in pretraining |
+//! | `tabular_codes` | 0 | width of the items' tabular code fused in (0: none; needs a `fusion`) |
+//! | `user_codes` | 0 | width of the users' tabular code added to the hidden states (0: none) |
+//! | `tabular_steps` | 2000 | each tabular autoencoder's optimisation steps (256 rows each) |
 //! | `device` | `"cpu"` | `cpu` or `cuda` (the CPU, with a logged line, when CUDA is absent) |
 //!
 //! Requests, as the `classic` plugin's `rec.*` tasks answer them (item ids are `0..n_items`):
@@ -61,6 +74,7 @@ use crate::adamw::AdamW;
 use crate::device::{self, DeviceChoice};
 use crate::framed::{self, Frame, WeightShape};
 use crate::rng::{self, SplitMix};
+use crate::tabular::{self, AutoencoderParams};
 
 pub mod net;
 pub mod pretrain;
@@ -93,6 +107,9 @@ pub struct Params {
     pub fusion: Fusion,
     pub pretrain_epochs: u32,
     pub mask_prob: f64,
+    pub tabular_codes: i64,
+    pub user_codes: i64,
+    pub tabular_steps: u32,
     pub device: DeviceChoice,
 }
 
@@ -113,6 +130,9 @@ impl Default for Params {
             fusion: Fusion::None,
             pretrain_epochs: 0,
             mask_prob: 0.2,
+            tabular_codes: 0,
+            user_codes: 0,
+            tabular_steps: 2000,
             device: DeviceChoice::Cpu,
         }
     }
@@ -153,6 +173,14 @@ impl Params {
         if !(params.weight_decay.is_finite() && params.weight_decay >= 0.0) {
             return Err(format!("weight_decay must be a number ≥ 0, not {}", params.weight_decay));
         }
+        for (key, value) in [("tabular_codes", params.tabular_codes), ("user_codes", params.user_codes)] {
+            if value < 0 {
+                return Err(format!("{key} must be 0 (none) or more, not {value}"));
+            }
+        }
+        if params.tabular_codes > 0 && params.fusion == Fusion::None {
+            return Err("tabular_codes are fused into the item representation: set fusion to concat, gated or mean".into());
+        }
         Ok(params)
     }
 
@@ -160,16 +188,22 @@ impl Params {
     /// attribute prediction when the data has attributes.
     ///
     /// # Errors
-    /// A fusion asked for on data whose items have no attributes.
+    /// A fusion asked for on data whose items have neither attributes nor (with `tabular_codes`)
+    /// numeric features, or `tabular_codes` on data without numeric features.
     fn attributes_of(&self, data: &Interactions) -> Result<Option<ItemAttributes>, String> {
+        for (key, value) in [("tabular_codes", self.tabular_codes), ("user_codes", self.user_codes)] {
+            if value > 0 && data.feature_names.is_empty() {
+                return Err(format!("{key} needs the items' numeric features, and the data has none; set {key} = 0"));
+            }
+        }
         let known =
             ItemAttributes { n_attributes: data.n_attributes, offsets: data.attr_offsets.clone(), attributes: data.attributes.clone() };
         let any = !data.attributes.is_empty();
-        match (self.fusion, any) {
+        match (self.fusion, any || self.tabular_codes > 0) {
             (Fusion::None, _) => Ok((self.pretrain_epochs > 0 && any).then_some(known)),
             (_, true) => Ok(Some(known)),
             (fusion, false) => Err(format!(
-                "fusion = {} needs item attributes, and no item in the data has any; use fusion = \"none\"",
+                "fusion = {} needs item attributes (or tabular_codes), and no item in the data has any; use fusion = \"none\"",
                 serde_json::to_value(fusion).expect("a fusion serialises")
             )),
         }
@@ -190,6 +224,12 @@ struct Header {
     #[serde(default)]
     pretraining_loss: Vec<f64>,
     training_loss: Vec<f64>,
+    /// What the items' tabular autoencoder measured, when the network fuses its codes.
+    #[serde(default)]
+    tabular: Option<tabular::Report>,
+    /// The users' tabular encoder and what its autoencoder measured, when the network uses it.
+    #[serde(default)]
+    user_tabular: Option<(tabular::Encoder, tabular::Report)>,
     #[serde(default)]
     trained_on: String,
     fit_seconds: f64,
@@ -278,9 +318,19 @@ impl SasRec {
         let device = params.device.resolve(TASK_SASREC);
         let mut vs = nn::VarStore::new(device);
         let n_items = i64::from(interactions.n_items);
-        let mut train =
-            || rng::seeded(params.seed, || train(&mut vs, &sequences, n_items, attributes.as_ref(), &params, resume, progress, checkpoint));
-        let trained = if params.threads > 0 { crate::with_threads(params.threads, train) } else { train() }?;
+        let mut train = || {
+            rng::seeded(params.seed, || {
+                let tabular = (params.tabular_codes > 0).then(|| item_codes(&interactions, &params)).transpose()?;
+                let users = (params.user_codes > 0).then(|| user_encoder(&interactions, &params)).transpose()?;
+                let side = Side {
+                    item_codes: tabular.as_ref().map(|(codes, _)| codes),
+                    users: users.as_ref().map(|(encoder, _)| (encoder, interactions.item_features.as_slice())),
+                };
+                let trained = train(&mut vs, &sequences, n_items, attributes.as_ref(), side, &params, resume, progress, checkpoint)?;
+                Ok::<_, String>((trained, tabular.map(|(_, report)| report), users))
+            })
+        };
+        let (trained, tabular, user_tabular) = if params.threads > 0 { crate::with_threads(params.threads, train) } else { train() }?;
         drop(trained.net);
         vs.freeze();
         let (tensors, payload) = framed::weights(&vs)?;
@@ -292,6 +342,8 @@ impl SasRec {
             attributes,
             pretraining_loss: trained.pretraining_loss,
             training_loss: trained.training_loss,
+            tabular,
+            user_tabular,
             trained_on: device::name(device),
             fit_seconds: started.elapsed().as_secs_f64(),
             tensors,
@@ -307,7 +359,10 @@ impl SasRec {
         let (header, payload): (Header, &[u8]) = FRAME.decode(snapshot)?;
         FRAME.check_task(&header.task)?;
         let mut vs = nn::VarStore::new(header.params.device.resolve(TASK_SASREC));
-        let net = Net::new(&vs.root(), i64::from(header.n_items), &header.params, header.attributes.as_ref());
+        let mut net = Net::new(&vs.root(), i64::from(header.n_items), &header.params, header.attributes.as_ref());
+        if let Some((encoder, _)) = &header.user_tabular {
+            net = net.with_user_codes(&vs.root(), encoder.clone(), encoder.width as i64 - 1);
+        }
         framed::load_weights(&mut vs, &header.tensors, payload, TASK_SASREC)?;
         let table = tch::no_grad(|| net.item_table());
         Ok(Self { header, network: Mutex::new(Loaded { _vs: vs, net, table }) })
@@ -377,6 +432,8 @@ impl SasRec {
             "fusion": header.params.fusion,
             "pretraining_loss": header.pretraining_loss,
             "training_loss": header.training_loss,
+            "tabular": header.tabular,
+            "user_tabular": header.user_tabular.as_ref().map(|(_, report)| report),
             "trained_on": header.trained_on,
             "fit_seconds": header.fit_seconds,
         })
@@ -432,12 +489,20 @@ fn train(
     sequences: &[&[u32]],
     n_items: i64,
     attributes: Option<&ItemAttributes>,
+    side: Side<'_>,
     params: &Params,
     resume: Option<&[u8]>,
     progress: &mut dyn FnMut(u64, u64),
     checkpoint: &mut dyn FnMut(&[u8]),
 ) -> Result<Trained, String> {
-    let net = Net::new(&vs.root(), n_items, params, attributes);
+    let mut net = Net::new(&vs.root(), n_items, params, attributes);
+    if let Some(codes) = side.item_codes {
+        net.set_tabular_codes(&codes.to_device(net.device()));
+    }
+    if let Some((encoder, item_features)) = side.users {
+        net = net.with_user_codes(&vs.root(), encoder.clone(), encoder.width as i64 - 1);
+        net.set_item_features(item_features);
+    }
     let steps_per_epoch = sequences.len().div_ceil(params.batch_size);
     let all_epochs = params.pretrain_epochs + params.epochs;
     let total = (steps_per_epoch * all_epochs as usize) as u64;
@@ -504,6 +569,35 @@ fn train(
     Ok(Trained { net, pretraining_loss: losses.0, training_loss: losses.1 })
 }
 
+/// What the network fuses besides items and attributes: the items' tabular codes, and the user
+/// encoder with the items' raw features it reads.
+struct Side<'a> {
+    item_codes: Option<&'a Tensor>,
+    users: Option<(&'a tabular::Encoder, &'a [f32])>,
+}
+
+fn autoencoder_params(codes: i64, params: &Params) -> AutoencoderParams {
+    AutoencoderParams { codes, hidden: 32, steps: params.tabular_steps, lr: 1e-2, seed: params.seed }
+}
+
+/// The items' tabular autoencoder's code of every item (`[n_items, tabular_codes]`) and its report.
+fn item_codes(data: &Interactions, params: &Params) -> Result<(Tensor, tabular::Report), String> {
+    let shape = autoencoder_params(params.tabular_codes, params);
+    let (_, codes, report) = tabular::fit(&data.feature_names, &data.item_features, data.n_items as usize, &shape)?;
+    Ok((codes, report))
+}
+
+/// The users' tabular autoencoder, fitted on every user's features after their whole history.
+fn user_encoder(data: &Interactions, params: &Params) -> Result<(tabular::Encoder, tabular::Report), String> {
+    let width = data.feature_names.len();
+    let names: Vec<String> =
+        std::iter::once("log_history_length".to_string()).chain(data.feature_names.iter().map(|name| format!("mean_{name}"))).collect();
+    let histories: Vec<&[u32]> = (0..data.n_users()).map(|user| data.sequence(user)).filter(|history| !history.is_empty()).collect();
+    let rows: Vec<f32> = histories.iter().flat_map(|history| net::user_feature_row(history, &data.item_features, width)).collect();
+    let (encoder, _, report) = tabular::fit(&names, &rows, histories.len(), &autoencoder_params(params.user_codes, params))?;
+    Ok((encoder, report))
+}
+
 /// Full cross-entropy of each sequence's next items, at every real position.
 fn next_item_loss(net: &Net, batch: &[&[u32]], params: &Params) -> Tensor {
     let device = net.device();
@@ -532,6 +626,8 @@ mod tests {
         assert!(Params::parse(br#"{"layers":2}"#).unwrap_err().contains("unknown field `layers`"));
         assert!(Params::parse(br#"{"fusion":"sum"}"#).unwrap_err().contains("unknown variant `sum`"));
         assert!(Params::parse(br#"{"mask_prob":0}"#).unwrap_err().contains("mask_prob must be in (0, 1)"));
+        assert!(Params::parse(br#"{"tabular_codes":4}"#).unwrap_err().contains("set fusion to concat, gated or mean"));
+        assert!(Params::parse(br#"{"tabular_codes":-1}"#).unwrap_err().contains("tabular_codes must be 0"));
         let chosen = Params::parse(br#"{"fusion":"gated","pretrain_epochs":3,"device":"cuda"}"#).unwrap();
         assert_eq!((chosen.fusion, chosen.pretrain_epochs, chosen.device), (Fusion::Gated, 3, DeviceChoice::Cuda));
     }

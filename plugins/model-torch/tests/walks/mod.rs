@@ -28,6 +28,7 @@ pub fn interactions() -> Interactions {
         items,
         attr_offsets: vec![0; ITEMS as usize + 1],
         attributes: Vec::new(),
+        ..Interactions::default()
     }
 }
 
@@ -44,5 +45,23 @@ pub fn interactions_with_twins() -> Interactions {
     data.n_attributes = ITEMS;
     data.attr_offsets = (0..=2 * ITEMS as u64).collect();
     data.attributes = (0..2 * ITEMS).map(|item| item % ITEMS).collect();
+    data
+}
+
+/// The walks over items 0..12, plus 12 twins 12..24 nobody interacted with, told apart from the
+/// others by numeric features only (no attributes): item `k` and its twin `12 + k` share the point
+/// of angle `2πk/12` on a curve of three harmonics.
+#[allow(dead_code)] // tests/sasrec.rs only
+pub fn interactions_with_numeric_twins() -> Interactions {
+    let mut data = interactions();
+    data.n_items = 2 * ITEMS;
+    data.attr_offsets = vec![0; 2 * ITEMS as usize + 1];
+    data.feature_names = ["cos1", "sin1", "cos2", "sin2", "cos3", "sin3"].map(String::from).to_vec();
+    data.item_features = (0..2 * ITEMS)
+        .flat_map(|item| {
+            let angle = std::f32::consts::TAU * (item % ITEMS) as f32 / ITEMS as f32;
+            [1.0f32, 2.0, 3.0].into_iter().flat_map(move |harmonic| [(harmonic * angle).cos(), (harmonic * angle).sin()])
+        })
+        .collect();
     data
 }
