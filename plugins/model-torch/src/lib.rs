@@ -53,7 +53,8 @@
 //! `fit` takes the host's `Interactions` (with item attributes for `fusion` and pretraining);
 //! `infer` answers `scores`, `explain` and `similar` as the `classic` plugin's recommenders do, and
 //! `describe`. It is the one task that writes a checkpoint after every epoch and resumes from one
-//! (`fit_resuming`). See [`sasrec`].
+//! (`fit_resuming`). With `tabular_codes` / `user_codes` it first fits tabular autoencoders on the
+//! items' and users' numeric features ([`tabular`]) and fuses their codes in. See [`sasrec`].
 
 pub mod adamw;
 pub mod bert;
