@@ -222,7 +222,6 @@ pub fn fit(names: &[String], values: &[f32], rows: usize, params: &AutoencoderPa
         let test = rows_of(held_out);
         let values = standard.index_select(0, &test);
         let components = pca(&standard.index_select(0, &rows_of(training)), params.codes);
-        let components = components.narrow(1, 0, params.codes.min(components.size()[0]));
         let mse = |reconstruction: &Tensor| masked_mse(reconstruction, &test).double_value(&[]);
         (
             Some(mse(&net.reconstruct(&input.index_select(0, &test)))),
