@@ -361,7 +361,7 @@ impl SasRec {
         let mut vs = nn::VarStore::new(header.params.device.resolve(TASK_SASREC));
         let mut net = Net::new(&vs.root(), i64::from(header.n_items), &header.params, header.attributes.as_ref());
         if let Some((encoder, _)) = &header.user_tabular {
-            net = net.with_user_codes(&vs.root(), encoder.clone(), encoder.width as i64 - 1);
+            net = net.with_user_codes(&vs.root(), encoder.clone());
         }
         framed::load_weights(&mut vs, &header.tensors, payload, TASK_SASREC)?;
         let table = tch::no_grad(|| net.item_table());
@@ -500,7 +500,7 @@ fn train(
         net.set_tabular_codes(&codes.to_device(net.device()));
     }
     if let Some((encoder, item_features)) = side.users {
-        net = net.with_user_codes(&vs.root(), encoder.clone(), encoder.width as i64 - 1);
+        net = net.with_user_codes(&vs.root(), encoder.clone());
         net.set_item_features(item_features);
     }
     let steps_per_epoch = sequences.len().div_ceil(params.batch_size);

@@ -226,10 +226,10 @@ impl Net {
     }
 
     /// Adds the user side of the tabular fusion: `encoder` (the user autoencoder's, fitted on
-    /// [`user_feature_row`]s) and a table of the items' `features` raw features, set with
+    /// [`user_feature_row`]s) and a table of the items' raw features, set with
     /// [`set_item_features`](Self::set_item_features) (or loaded with the weights).
-    pub fn with_user_codes(mut self, path: &nn::Path, encoder: Encoder, features: i64) -> Self {
-        let rows = self.n_items + 1;
+    pub fn with_user_codes(mut self, path: &nn::Path, encoder: Encoder) -> Self {
+        let (rows, features) = (self.n_items + 1, encoder.width as i64 - 1);
         self.users = Some(UserCodes {
             item_values: path.zeros_no_train("user_item_values", &[rows, features]),
             item_known: path.zeros_no_train("user_item_known", &[rows, features]),
@@ -408,7 +408,7 @@ mod tests {
             code_sds: vec![1.0],
         };
         let vs = nn::VarStore::new(Device::Cpu);
-        let net = Net::new(&vs.root(), 3, &Params { hidden: 4, ..Params::default() }, None).with_user_codes(&vs.root(), encoder, 1);
+        let net = Net::new(&vs.root(), 3, &Params { hidden: 4, ..Params::default() }, None).with_user_codes(&vs.root(), encoder);
         net.set_item_features(&item_features);
         let history = [1u32, 0, 2];
         let rows = padded_rows(&[&history], 4, Device::Cpu);
