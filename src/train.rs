@@ -115,8 +115,14 @@ pub fn tabular_lines(description: &serde_json::Value) -> Vec<String> {
             let mse = |key: &str| tabular[key].as_f64().map_or("-".to_string(), |value| format!("{value:.4}"));
             let names =
                 |key: &str| tabular[key].as_array().into_iter().flatten().filter_map(|name| name.as_str()).collect::<Vec<_>>().join(", ");
+            let features = tabular["features"].as_array().map_or(0, Vec::len);
+            let restated = if tabular["codes"].as_u64().is_some_and(|codes| codes as usize >= features) {
+                "; warning: no fewer codes than features, so the codes only restate them (lower tabular_codes/user_codes to compress)"
+            } else {
+                ""
+            };
             Some(format!(
-                "tabular autoencoder, {} codes of [{}] over {} {rows} (dropped: [{}]); held-out reconstruction MSE {} (PCA {}, column means {})",
+                "tabular autoencoder, {} codes of [{}] over {} {rows} (dropped: [{}]); held-out reconstruction MSE {} (PCA {}, column means {}){restated}",
                 tabular["codes"],
                 names("features"),
                 tabular["rows"],
@@ -152,5 +158,24 @@ fn print_forecasts(set: &ForecastSet) {
             model.fit_seconds,
             next.unwrap_or_default()
         );
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tabular_lines_report_each_autoencoder_and_warn_when_codes_only_restate_features() {
+        let report = |codes: u64| {
+            serde_json::json!({"codes": codes, "features": ["log_price", "log_users"], "dropped": ["log_days_active"], "rows": 300,
+                "held_out_mse": 0.031, "pca_mse": 0.055, "mean_mse": 0.92})
+        };
+        let lines = tabular_lines(&serde_json::json!({"tabular": report(1), "user_tabular": report(2), "fit_seconds": 3.0}));
+        assert_eq!(lines.len(), 2, "{lines:?}");
+        assert!(lines[0].contains("1 codes of [log_price, log_users] over 300 items (dropped: [log_days_active])"), "{lines:?}");
+        assert!(lines[0].contains("MSE 0.0310 (PCA 0.0550, column means 0.9200)") && !lines[0].contains("warning"), "{lines:?}");
+        assert!(lines[1].contains("over 300 users") && lines[1].contains("warning: no fewer codes than features"), "{lines:?}");
+        assert!(tabular_lines(&serde_json::json!({"tabular": null})).is_empty());
     }
 }

@@ -1,7 +1,7 @@
 //! Blending component scores: each component's scores are scaled to a common range per user,
 //! then summed with weights that are searched on the validation split.
 
-use agora_core::eval::ranking::{rank_among_all, RankingMetrics};
+use agora_core::eval::ranking::{rank_among_all, rank_among_sampled, RankingMetrics};
 
 /// Scales `scores` so the best item outside `history` scores 1 (when any scores above 0);
 /// components with different units (probabilities, regression weights, counts) become comparable.
@@ -29,14 +29,16 @@ pub fn combine(parts: &[Vec<f32>], weights: &[f32], out: &mut Vec<f32>) {
     }
 }
 
-/// One validation user's normalised component scores, the history to mask and the target.
+/// One validation user's normalised component scores, the history to mask, the target and, under
+/// the sampled protocol, the negatives it is ranked against (`None`: against every item).
 pub struct CachedCase {
     pub parts: Vec<Vec<f32>>,
     pub history: Vec<u32>,
     pub target: u32,
+    pub negatives: Option<Vec<u32>>,
 }
 
-/// NDCG@10 (then HR@10) of `weights` over cached cases, history masked.
+/// The ranking metrics of `weights` over cached cases, history masked.
 pub fn score_weights(cases: &[CachedCase], weights: &[f32]) -> RankingMetrics {
     let mut metrics = RankingMetrics::default();
     let mut blended = Vec::new();
@@ -45,7 +47,10 @@ pub fn score_weights(cases: &[CachedCase], weights: &[f32]) -> RankingMetrics {
         for &item in &case.history {
             blended[item as usize] = f32::NEG_INFINITY;
         }
-        metrics.add(rank_among_all(&blended, case.target as usize));
+        metrics.add(match &case.negatives {
+            None => rank_among_all(&blended, case.target as usize),
+            Some(negatives) => rank_among_sampled(&blended, case.target as usize, negatives),
+        });
     }
     metrics
 }
@@ -103,11 +108,27 @@ mod tests {
     fn the_search_finds_a_blend_that_beats_each_component() {
         // Component 0 puts the target second behind item 3; component 1 puts it second behind
         // item 2. Together they rank it first.
-        let case = |target: u32| CachedCase { parts: vec![vec![0.0, 0.9, 0.0, 1.0], vec![0.0, 0.9, 1.0, 0.0]], history: vec![0], target };
+        let case = |target: u32| CachedCase {
+            parts: vec![vec![0.0, 0.9, 0.0, 1.0], vec![0.0, 0.9, 1.0, 0.0]],
+            history: vec![0],
+            target,
+            negatives: None,
+        };
         let cases: Vec<CachedCase> = (0..4).map(|_| case(1)).collect();
         let (weights, metrics) = search_weights(&cases, 2);
         assert!(weights.iter().all(|&weight| weight > 0.0), "{weights:?}");
         assert_eq!(metrics.hit_rate(5), 1.0);
         assert_eq!(metrics.ndcg(5), 1.0);
+    }
+
+    #[test]
+    fn sampled_cases_rank_the_target_among_their_negatives_only() {
+        // Every item but 0 (history) outscores the target 1 under the full protocol; among the
+        // negatives [3] only item 3 does.
+        let parts = vec![vec![0.0, 0.1, 0.5, 0.2, 0.9]];
+        let full = CachedCase { parts: parts.clone(), history: vec![0], target: 1, negatives: None };
+        let sampled = CachedCase { parts, history: vec![0], target: 1, negatives: Some(vec![3]) };
+        assert_eq!(score_weights(&[full], &[1.0]).mrr(), 1.0 / 4.0);
+        assert_eq!(score_weights(&[sampled], &[1.0]).mrr(), 1.0 / 2.0);
     }
 }

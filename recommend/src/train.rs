@@ -13,6 +13,7 @@ use rand::SeedableRng;
 use crate::blend::{score_weights, search_weights, CachedCase};
 use crate::dataset::Dataset;
 use crate::error::RecommendError;
+use crate::evaluate::{sample_negatives, Protocol};
 use crate::fused::{ComponentSnapshot, FusedModel, FusedSnapshot, ModelInfo};
 use crate::plugins::ModelPlugins;
 use crate::split::{Holdout, Split};
@@ -74,11 +75,18 @@ pub struct Weights {
     pub components: Vec<RankingMetrics>,
 }
 
-/// Scores a seeded sample of validation cases with every component, then searches the weights.
+/// Scores a seeded sample of validation cases with every component, then searches the weights
+/// that rank the held-out items best under `protocol` (serving uses [`Protocol::Full`]).
 ///
 /// # Errors
 /// A plugin failure, or no user with a history long enough to validate on.
-pub fn choose_weights(model: &FusedModel, dataset: &Dataset, split: &Split, config: &RecommendConfig) -> Result<Weights, RecommendError> {
+pub fn choose_weights(
+    model: &FusedModel,
+    dataset: &Dataset,
+    split: &Split,
+    config: &RecommendConfig,
+    protocol: Protocol,
+) -> Result<Weights, RecommendError> {
     let mut cases = split.cases.clone();
     if cases.is_empty() {
         return Err(RecommendError::NoData("no user has the three interactions needed to choose blend weights on validation".into()));
@@ -97,7 +105,11 @@ pub fn choose_weights(model: &FusedModel, dataset: &Dataset, split: &Split, conf
                         .map(|case| {
                             let history = &dataset.histories[case.user as usize][..case.seen];
                             let parts = model.score_with(history, ones)?.parts;
-                            Ok(CachedCase { parts, history: history.to_vec(), target: case.target })
+                            let negatives = match protocol {
+                                Protocol::Full => None,
+                                Protocol::Sampled { negatives, seed } => Some(sample_negatives(dataset, case.user, negatives, seed)),
+                            };
+                            Ok(CachedCase { parts, history: history.to_vec(), target: case.target, negatives })
                         })
                         .collect::<Result<Vec<_>, RecommendError>>()
                 })
@@ -131,7 +143,7 @@ pub fn train(
     let split = Split::new(dataset, Holdout::Validation);
     let (validation_model, _) = fit_split(plugins, config, dataset, &split, progress)?;
     progress("choose weights", 0, 1);
-    let chosen = choose_weights(&validation_model, dataset, &split, config)?;
+    let chosen = choose_weights(&validation_model, dataset, &split, config, Protocol::Full)?;
     progress("choose weights", 1, 1);
     drop(validation_model);
 

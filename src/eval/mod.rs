@@ -45,7 +45,8 @@ pub enum EvalCommand {
         /// A component of recommend.components, `blend` (weights chosen on validation) or `all`.
         #[arg(long, default_value = "all")]
         model: String,
-        /// full (rank against every item) or sampled99 (against 99 sampled negatives).
+        /// full (rank against every item), sampled99 (against 99 sampled negatives) or both,
+        /// comma-separated (one fit; one table, or one JSON line, per protocol).
         #[arg(long, default_value = "full")]
         protocol: String,
         #[arg(long)]

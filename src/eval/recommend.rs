@@ -77,16 +77,23 @@ pub(crate) fn benchmark(name: &str) -> Option<Benchmark> {
 /// Seed of the sampled negatives.
 const NEGATIVES_SEED: u64 = 12345;
 
-/// Runs the evaluation.
-pub fn run(data_dir: &Path, dataset: &str, model: &str, protocol: &str, json: bool, config: &AgoraConfig) -> anyhow::Result<()> {
+/// Runs the evaluation under each of `protocols` (comma-separated): the components are fitted
+/// once per split, and the blend weights are chosen on validation under each protocol in turn.
+pub fn run(data_dir: &Path, dataset: &str, model: &str, protocols: &str, json: bool, config: &AgoraConfig) -> anyhow::Result<()> {
     let Some(bench) = benchmark(dataset) else {
         bail!("unknown dataset {dataset:?} for `eval recommend`; valid: beauty, sports, lastfm");
     };
-    let protocol = match protocol {
-        "full" => Protocol::Full,
-        "sampled99" => Protocol::Sampled { negatives: 99, seed: NEGATIVES_SEED },
-        other => bail!("unknown protocol {other:?}; valid: full, sampled99"),
-    };
+    let mut chosen_protocols = Vec::new();
+    for name in protocols.split(',').map(str::trim) {
+        let protocol = match name {
+            "full" => Protocol::Full,
+            "sampled99" => Protocol::Sampled { negatives: 99, seed: NEGATIVES_SEED },
+            other => bail!("unknown protocol {other:?}; valid: full, sampled99 (or both, comma-separated)"),
+        };
+        if !chosen_protocols.contains(&protocol) {
+            chosen_protocols.push(protocol);
+        }
+    }
     let recommend = &config.recommend;
     let models: Vec<String> = match model {
         "all" => recommend.components.iter().cloned().chain(["blend".to_string()]).collect(),
@@ -112,60 +119,66 @@ pub fn run(data_dir: &Path, dataset: &str, model: &str, protocol: &str, json: bo
     eprintln!("validation split: fitting {} to choose blend weights", recommend.components.join(", "));
     let validation = Split::new(&data, Holdout::Validation);
     let (validation_model, _) = fit_split(&plugins, recommend, &data, &validation, &mut progress)?;
-    let chosen = choose_weights(&validation_model, &data, &validation, recommend)?;
+    let mut chosen = Vec::with_capacity(chosen_protocols.len());
+    for &protocol in &chosen_protocols {
+        let weights = choose_weights(&validation_model, &data, &validation, recommend, protocol)?;
+        let weight_list: Vec<String> =
+            recommend.components.iter().zip(&weights.weights).map(|(name, weight)| format!("{name}={weight}")).collect();
+        eprintln!("blend weights ({} NDCG@10 on {} validation users): {}", protocol.name(), weights.blend.users, weight_list.join(", "));
+        chosen.push(weights);
+    }
     drop(validation_model);
-    let weight_list: Vec<String> =
-        recommend.components.iter().zip(&chosen.weights).map(|(name, weight)| format!("{name}={weight}")).collect();
-    eprintln!("blend weights (NDCG@10 on {} validation users): {}", chosen.blend.users, weight_list.join(", "));
 
     eprintln!("test split: fitting on each user's history but the last item");
     let test = Split::new(&data, Holdout::Test);
     let (test_model, fit_seconds) = fit_split(&plugins, recommend, &data, &test, &mut progress)?;
-    let mut rows = Vec::new();
-    for name in &models {
-        let weights: Vec<f32> = if name == "blend" {
-            chosen.weights.clone()
-        } else {
-            recommend.components.iter().map(|component| if component == name { 1.0 } else { 0.0 }).collect()
-        };
-        let started = Instant::now();
-        let metrics = evaluate(&test_model, &data, &test.cases, &weights, protocol, threads).context("evaluating")?;
-        let summary = metrics.summary();
-        rows.push(json!({
-            "model": name,
-            "metrics": summary,
-            "fit_seconds": fit_seconds.get(name).copied().or_else(|| (name == "blend").then(|| fit_seconds.values().sum())),
-            "eval_seconds": started.elapsed().as_secs_f64(),
-        }));
-    }
     let described = test_model.descriptions();
-    let published: Vec<serde_json::Value> = bench
-        .published
-        .iter()
-        .filter(|(_, on, _)| *on == protocol.name())
-        .map(|(name, _, values)| {
-            let value = |at: usize| if values[at].is_nan() { serde_json::Value::Null } else { json!(values[at]) };
-            json!({"model": name, "hr5": value(0), "ndcg5": value(1), "hr10": value(2), "ndcg10": value(3), "hr20": value(4), "ndcg20": value(5), "mrr": value(6)})
-        })
-        .collect();
-    let results = json!({
-        "dataset": bench.stem,
-        "protocol": protocol.name(),
-        "data": data.version,
-        "test_users": test.cases.len(),
-        "ingest_seconds": ingest_seconds,
-        "weights": recommend.components.iter().cloned().zip(chosen.weights.iter().copied()).collect::<std::collections::BTreeMap<_, _>>(),
-        "validation_blend": chosen.blend.summary(),
-        "rows": rows,
-        "published": published,
-        "described": described,
-    });
-    let run_config = json!({"recommend": recommend, "sources": ingest_config.sources}).to_string();
-    record_run(config, "recommend", bench.stem, &run_config, &results);
-    if json {
-        println!("{results}");
-    } else {
-        print_table(&results);
+    for (&protocol, chosen) in chosen_protocols.iter().zip(&chosen) {
+        let mut rows = Vec::new();
+        for name in &models {
+            let weights: Vec<f32> = if name == "blend" {
+                chosen.weights.clone()
+            } else {
+                recommend.components.iter().map(|component| if component == name { 1.0 } else { 0.0 }).collect()
+            };
+            let started = Instant::now();
+            let metrics = evaluate(&test_model, &data, &test.cases, &weights, protocol, threads).context("evaluating")?;
+            rows.push(json!({
+                "model": name,
+                "metrics": metrics.summary(),
+                "fit_seconds": fit_seconds.get(name).copied().or_else(|| (name == "blend").then(|| fit_seconds.values().sum())),
+                "eval_seconds": started.elapsed().as_secs_f64(),
+            }));
+        }
+        let published: Vec<serde_json::Value> = bench
+            .published
+            .iter()
+            .filter(|(_, on, _)| *on == protocol.name())
+            .map(|(name, _, values)| {
+                let value = |at: usize| if values[at].is_nan() { serde_json::Value::Null } else { json!(values[at]) };
+                json!({"model": name, "hr5": value(0), "ndcg5": value(1), "hr10": value(2), "ndcg10": value(3), "hr20": value(4), "ndcg20": value(5), "mrr": value(6)})
+            })
+            .collect();
+        let results = json!({
+            "dataset": bench.stem,
+            "protocol": protocol.name(),
+            "data": data.version,
+            "test_users": test.cases.len(),
+            "ingest_seconds": ingest_seconds,
+            "weights": recommend.components.iter().cloned().zip(chosen.weights.iter().copied()).collect::<std::collections::BTreeMap<_, _>>(),
+            "validation_blend": chosen.blend.summary(),
+            "rows": rows,
+            "published": published,
+            "described": described,
+        });
+        let run_config = json!({"recommend": recommend, "sources": ingest_config.sources}).to_string();
+        record_run(config, "recommend", bench.stem, &run_config, &results);
+        if json {
+            println!("{results}");
+        } else {
+            print_table(&results);
+            println!();
+        }
     }
     Ok(())
 }

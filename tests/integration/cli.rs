@@ -14,6 +14,12 @@ pub fn agora(args: &[&str]) -> Output {
 /// store lies in a fresh directory; returns the results and that directory (the run is recorded
 /// in `main.sled` there).
 pub fn run_eval(kind: &str, data: &std::path::Path, dataset: &str, extra: &[&str]) -> (Value, tempfile::TempDir) {
+    let (mut lines, dir) = run_eval_lines(kind, data, dataset, extra);
+    (lines.pop().expect("at least one JSON line"), dir)
+}
+
+/// As [`run_eval`], every JSON line of stdout (one per protocol of `eval recommend`).
+pub fn run_eval_lines(kind: &str, data: &std::path::Path, dataset: &str, extra: &[&str]) -> (Vec<Value>, tempfile::TempDir) {
     let dir = tempfile::tempdir().unwrap();
     let config = dir.path().join("agora.toml");
     std::fs::write(&config, format!("[store]\npath = {:?}\n", dir.path().join("main.sled").display().to_string())).unwrap();
@@ -22,7 +28,9 @@ pub fn run_eval(kind: &str, data: &std::path::Path, dataset: &str, extra: &[&str
     args.push("--json");
     let output = agora(&args);
     assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
-    (last_json(&output), dir)
+    let lines: Vec<Value> = String::from_utf8_lossy(&output.stdout).lines().filter_map(|line| serde_json::from_str(line).ok()).collect();
+    assert!(!lines.is_empty(), "no JSON line on stdout; stderr: {}", String::from_utf8_lossy(&output.stderr));
+    (lines, dir)
 }
 
 /// The recorded evaluation runs of the store in `dir` (see [`run_eval`]).

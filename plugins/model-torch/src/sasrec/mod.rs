@@ -260,11 +260,14 @@ enum Request {
     Describe,
 }
 
-/// The network of a loaded model and its item table, computed once at load.
+/// The network of a loaded model and what serving needs of it, computed once at load.
 struct Loaded {
     _vs: nn::VarStore,
     net: Net,
     table: Tensor,
+    /// Unit-length item representations (fused with attributes when trained so), row-major
+    /// `n_items × hidden` on the CPU: explanations and neighbours read them without libtorch.
+    unit: Vec<f32>,
 }
 
 /// A fitted or loaded `rec.sasrec` model (libtorch tensors are not `Sync`: the network sits
@@ -272,6 +275,11 @@ struct Loaded {
 pub struct SasRec {
     header: Header,
     network: Mutex<Loaded>,
+}
+
+/// The dot product of two equally long rows.
+fn dot(a: &[f32], b: &[f32]) -> f32 {
+    a.iter().zip(b).map(|(x, y)| x * y).sum()
 }
 
 /// The learning rate at `step`: linear warm-up over `warmup` steps, cosine decay to 0 at `total`.
@@ -364,8 +372,13 @@ impl SasRec {
             net = net.with_user_codes(&vs.root(), encoder.clone());
         }
         framed::load_weights(&mut vs, &header.tensors, payload, TASK_SASREC)?;
-        let table = tch::no_grad(|| net.item_table());
-        Ok(Self { header, network: Mutex::new(Loaded { _vs: vs, net, table }) })
+        let (table, unit) = tch::no_grad(|| {
+            let table = net.item_table();
+            let embeddings = net.scored(&table).to_device(Device::Cpu);
+            let unit = &embeddings / embeddings.norm_scalaropt_dim(2, [1i64].as_slice(), true).clamp_min(1e-12);
+            (table, Vec::<f32>::try_from(unit.contiguous().view([-1])).expect("float embeddings"))
+        });
+        Ok(Self { header, network: Mutex::new(Loaded { _vs: vs, net, table, unit }) })
     }
 
     fn n_items(&self) -> usize {
@@ -395,7 +408,9 @@ impl SasRec {
             }
             out
         };
-        let threads = self.header.params.threads;
+        // One history is too little work to share between threads: handing it to a pool costs
+        // more than it saves, and the waits make the slowest answers slower still.
+        let threads = if histories.len() == 1 { 1 } else { self.header.params.threads };
         if threads > 0 {
             crate::with_threads(threads, run)
         } else {
@@ -403,19 +418,18 @@ impl SasRec {
         }
     }
 
-    /// Unit-length item representations `[n_items, hidden]` (fused with attributes when trained so).
-    fn unit_embeddings(&self) -> Tensor {
-        let loaded = self.loaded();
-        let embeddings = loaded.net.scored(&loaded.table).to_device(Device::Cpu);
-        &embeddings / embeddings.norm_scalaropt_dim(2, [1i64].as_slice(), true).clamp_min(1e-12)
+    /// Item `item`'s unit-length representation.
+    fn unit_row<'a>(&self, unit: &'a [f32], item: u32) -> &'a [f32] {
+        let hidden = self.header.params.hidden as usize;
+        &unit[item as usize * hidden..][..hidden]
     }
 
     /// The history item most similar to `item` (positive cosine), if any.
-    fn because(&self, unit: &Tensor, history: &[u32], item: u32) -> Option<u32> {
-        let row = unit.get(i64::from(item));
+    fn because(&self, unit: &[f32], history: &[u32], item: u32) -> Option<u32> {
+        let row = self.unit_row(unit, item);
         history
             .iter()
-            .map(|&h| (h, unit.get(i64::from(h)).dot(&row).double_value(&[])))
+            .map(|&h| (h, dot(self.unit_row(unit, h), row)))
             .filter(|&(h, cosine)| h != item && cosine > 0.0)
             .max_by(|a, b| a.1.total_cmp(&b.1))
             .map(|(h, _)| h)
@@ -458,17 +472,21 @@ impl SasRec {
             Request::Explain { history, items } => {
                 check("history item", &history)?;
                 check("item", &items)?;
-                let unit = self.unit_embeddings();
+                let loaded = self.loaded();
+                let unit = &loaded.unit;
                 let answers: Vec<serde_json::Value> =
-                    items.iter().map(|&item| serde_json::json!({ "item": item, "because": self.because(&unit, &history, item) })).collect();
+                    items.iter().map(|&item| serde_json::json!({ "item": item, "because": self.because(unit, &history, item) })).collect();
                 Ok(serde_json::to_vec(&answers).expect("explanations serialise"))
             }
             Request::Similar { item, k } => {
                 check("item", &[item])?;
-                let unit = self.unit_embeddings();
-                let cosines = Vec::<f32>::try_from(unit.mv(&unit.get(i64::from(item)))).expect("float cosines");
-                let mut ranked: Vec<(u32, f32)> =
-                    cosines.into_iter().enumerate().filter(|&(i, _)| i != item as usize).map(|(i, c)| (i as u32, c)).collect();
+                let loaded = self.loaded();
+                let unit = &loaded.unit;
+                let row = self.unit_row(unit, item);
+                let mut ranked: Vec<(u32, f32)> = (0..self.header.n_items)
+                    .filter(|&other| other != item)
+                    .map(|other| (other, dot(self.unit_row(unit, other), row)))
+                    .collect();
                 ranked.sort_by(|a, b| b.1.total_cmp(&a.1));
                 ranked.truncate(k);
                 let answers: Vec<serde_json::Value> =
