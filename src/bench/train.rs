@@ -133,10 +133,11 @@ pub fn train_bench(options: &TrainBench<'_>, config: &AgoraConfig) -> anyhow::Re
     Ok(())
 }
 
-/// Runs `benches/sasrec_torch.py` with the project venv's Python (the torch the plugin links).
 /// glibc settings equal to what `agora`'s `main` sets with `mallopt`, for a Python process.
 const AGORA_MALLOC_TUNABLES: &str = "glibc.malloc.mmap_threshold=2147483647:glibc.malloc.trim_threshold=2147483647";
 
+/// Runs `benches/sasrec_torch.py` with the project venv's Python (the torch the plugin links),
+/// under `tunables` (`GLIBC_TUNABLES`) when given.
 fn run_reference(file: &Path, padding: &str, tunables: Option<&str>, options: &TrainBench<'_>) -> anyhow::Result<serde_json::Value> {
     let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
     let python = root.join(".venv/bin/python");

@@ -60,12 +60,23 @@ impl SledStore {
     /// # Errors
     /// [`CoreError::Store`], e.g. when another process holds the store open.
     pub fn open(path: &Path, cache_mb: u64) -> Result<Self, CoreError> {
-        let db = sled::Config::new()
+        let config = sled::Config::new()
             .path(path)
             .cache_capacity(cache_mb * 1024 * 1024)
             .flush_every_ms(Some(200))
-            .mode(sled::Mode::HighThroughput)
-            .open()?;
+            .mode(sled::Mode::HighThroughput);
+        // A store dropped in this process lets go of its file lock only when sled's flusher
+        // thread has finished, a moment later: reopening waits for that (briefly) instead of
+        // failing. Another process holding the store still fails, after the wait.
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(2);
+        let db = loop {
+            match config.open() {
+                Err(sled::Error::Io(err)) if err.to_string().contains("could not acquire lock") && std::time::Instant::now() < deadline => {
+                    std::thread::sleep(std::time::Duration::from_millis(20));
+                }
+                opened => break opened?,
+            }
+        };
         Ok(Self {
             ingest: db.open_tree("ingest")?,
             outlier_flags: db.open_tree("outlier_flags")?,
