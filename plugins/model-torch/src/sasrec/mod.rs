@@ -265,9 +265,6 @@ struct Loaded {
     _vs: nn::VarStore,
     net: Net,
     table: Tensor,
-    /// Unit-length item representations (fused with attributes when trained so), row-major
-    /// `n_items × hidden` on the CPU: explanations and neighbours read them without libtorch.
-    unit: Vec<f32>,
 }
 
 /// A fitted or loaded `rec.sasrec` model (libtorch tensors are not `Sync`: the network sits
@@ -275,6 +272,9 @@ struct Loaded {
 pub struct SasRec {
     header: Header,
     network: Mutex<Loaded>,
+    /// Unit-length item representations (fused with attributes when trained so), row-major
+    /// `n_items × hidden`: explanations and neighbours read them without libtorch or the lock.
+    unit: Vec<f32>,
 }
 
 /// The dot product of two equally long rows.
@@ -378,7 +378,7 @@ impl SasRec {
             let unit = &embeddings / embeddings.norm_scalaropt_dim(2, [1i64].as_slice(), true).clamp_min(1e-12);
             (table, Vec::<f32>::try_from(unit.contiguous().view([-1])).expect("float embeddings"))
         });
-        Ok(Self { header, network: Mutex::new(Loaded { _vs: vs, net, table, unit }) })
+        Ok(Self { header, network: Mutex::new(Loaded { _vs: vs, net, table }), unit })
     }
 
     fn n_items(&self) -> usize {
@@ -472,16 +472,14 @@ impl SasRec {
             Request::Explain { history, items } => {
                 check("history item", &history)?;
                 check("item", &items)?;
-                let loaded = self.loaded();
-                let unit = &loaded.unit;
+                let unit = &self.unit;
                 let answers: Vec<serde_json::Value> =
                     items.iter().map(|&item| serde_json::json!({ "item": item, "because": self.because(unit, &history, item) })).collect();
                 Ok(serde_json::to_vec(&answers).expect("explanations serialise"))
             }
             Request::Similar { item, k } => {
                 check("item", &[item])?;
-                let loaded = self.loaded();
-                let unit = &loaded.unit;
+                let unit = &self.unit;
                 let row = self.unit_row(unit, item);
                 let mut ranked: Vec<(u32, f32)> = (0..self.header.n_items)
                     .filter(|&other| other != item)
