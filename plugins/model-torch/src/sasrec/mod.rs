@@ -49,6 +49,7 @@
 //! | `user_codes` | 0 | width of the users' tabular code added to the hidden states (0: none) |
 //! | `tabular_steps` | 2000 | each tabular autoencoder's optimisation steps (256 rows each) |
 //! | `device` | `"cpu"` | `cpu` or `cuda` (the CPU, with a logged line, when CUDA is absent) |
+//! | `stop_after` | 0 | end this fit after that many epochs of the schedule (pretraining ones included), with a checkpoint of them, and return the network as it is then (0: the whole schedule); a fit given that checkpoint as `resume`, with a later or no `stop_after` and otherwise the same params, carries on (how `agora bench train` scores each epoch) |
 //!
 //! Requests, as the `classic` plugin's `rec.*` tasks answer them (item ids are `0..n_items`):
 //! `{"op":"scores","history":[...]}` answers one little-endian `f32` per item (the logits after
@@ -111,6 +112,7 @@ pub struct Params {
     pub user_codes: i64,
     pub tabular_steps: u32,
     pub device: DeviceChoice,
+    pub stop_after: u32,
 }
 
 impl Default for Params {
@@ -134,6 +136,7 @@ impl Default for Params {
             user_codes: 0,
             tabular_steps: 2000,
             device: DeviceChoice::Cpu,
+            stop_after: 0,
         }
     }
 }
@@ -182,6 +185,12 @@ impl Params {
             return Err("tabular_codes are fused into the item representation: set fusion to concat, gated or mean".into());
         }
         Ok(params)
+    }
+
+    /// Whether a checkpoint written under `self` belongs to a fit with `other`: the same params
+    /// but for where the fit stops.
+    fn same_schedule(&self, other: &Self) -> bool {
+        Self { stop_after: 0, ..self.clone() } == Self { stop_after: 0, ..other.clone() }
     }
 
     /// The items' attributes when the network uses them: for a fusion, or for pretraining's
@@ -298,7 +307,7 @@ struct Trained {
 impl SasRec {
     /// Trains on `Interactions` data with JSON `params` and returns the snapshot bytes; carries on
     /// from `resume` (a checkpoint this fit wrote before it was interrupted) when given, and hands
-    /// `checkpoint` one after every epoch but the last.
+    /// `checkpoint` one after every epoch but the last (ending early, with one, at `stop_after`).
     ///
     /// # Errors
     /// Bad params, undecodable data, a fusion without attributes, no sequence of at least 2
@@ -497,9 +506,10 @@ impl SasRec {
 }
 
 /// Pretrains (when asked) and trains the network under `vs`, carrying on from `resume` (a
-/// checkpoint) when given, reporting every step to `progress` and handing a checkpoint to
-/// `checkpoint` after every epoch but the last. Each epoch draws its order, masks and dropout from
-/// the seed and its own index, so a resumed fit takes the same steps as an uninterrupted one.
+/// checkpoint) when given, up to `stop_after`, reporting every step to `progress` and handing a
+/// checkpoint to `checkpoint` after every epoch but the schedule's last. Each epoch draws its
+/// order, masks and dropout from the seed and its own index, so a resumed fit takes the same
+/// steps as an uninterrupted one.
 fn train(
     vs: &mut nn::VarStore,
     sequences: &[&[u32]],
@@ -527,7 +537,7 @@ fn train(
     let mut first_epoch = 0;
     if let Some(bytes) = resume {
         let (header, payload): (CheckpointHeader, &[u8]) = CHECKPOINT.decode(bytes)?;
-        if header.params != *params {
+        if !header.params.same_schedule(params) {
             return Err(format!("the {TASK_SASREC} checkpoint to resume from was written with other params"));
         }
         let (moments, weights) = framed::decode_tensors(&header.tensors, payload, TASK_SASREC)?
@@ -539,7 +549,14 @@ fn train(
         losses = (header.pretraining_loss, header.training_loss);
         progress(u64::from(first_epoch) * steps_per_epoch as u64, total);
     }
-    for epoch in first_epoch..all_epochs {
+    let last_epoch = if params.stop_after > 0 { params.stop_after.min(all_epochs) } else { all_epochs };
+    if first_epoch >= last_epoch {
+        return Err(format!(
+            "stop_after = {} asks for no more epochs than the checkpoint to resume from has done ({first_epoch})",
+            params.stop_after
+        ));
+    }
+    for epoch in first_epoch..last_epoch {
         let pretraining = epoch < params.pretrain_epochs;
         if epoch == params.pretrain_epochs && epoch > 0 {
             // Fine-tuning starts with fresh moments and its own warm-up.
