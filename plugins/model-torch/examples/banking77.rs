@@ -3,7 +3,7 @@
 //! accuracy per seed, their mean ± standard deviation, and the fit and infer seconds.
 //!
 //! `cargo run --release --example banking77 -- --data /work/shared/data/banking77 [--shots 10]
-//! [--seeds 3] [--threads 2] [--params '{"epochs":3}'] [--validate]`
+//! [--seeds 3] [--first-seed 0] [--threads 2] [--params '{"epochs":3}'] [--validate]`
 //!
 //! `--validate` scores on examples held out of the training set instead of the test set (with
 //! `--shots`, 20 per intent among those not drawn; without, 10 per intent, left out of the fit):
@@ -106,6 +106,7 @@ struct Args {
     data: PathBuf,
     shots: Option<usize>,
     seeds: u64,
+    first_seed: u64,
     threads: u32,
     params: serde_json::Map<String, serde_json::Value>,
     validate: bool,
@@ -116,6 +117,7 @@ fn args() -> Args {
         data: PathBuf::from("/work/shared/data/banking77"),
         shots: None,
         seeds: 1,
+        first_seed: 0,
         threads: 2,
         params: serde_json::Map::new(),
         validate: false,
@@ -127,6 +129,7 @@ fn args() -> Args {
             "--data" => args.data = PathBuf::from(value()),
             "--shots" => args.shots = Some(value().parse().expect("--shots N")),
             "--seeds" => args.seeds = value().parse().expect("--seeds N"),
+            "--first-seed" => args.first_seed = value().parse().expect("--first-seed N"),
             "--threads" => args.threads = value().parse().expect("--threads N"),
             "--params" => match serde_json::from_str(&value()).expect("--params takes a JSON object") {
                 serde_json::Value::Object(map) => args.params = map,
@@ -157,7 +160,7 @@ fn main() {
         serde_json::Value::Object(args.params.clone())
     );
     let mut accuracies = Vec::new();
-    for seed in 0..args.seeds {
+    for seed in args.first_seed..args.first_seed + args.seeds {
         let (fit_rows, scored) = match (args.shots, args.validate) {
             (Some(k), true) => split(&train, Some(k), 20, seed),
             (Some(k), false) => (split(&train, Some(k), 0, seed).0, test.clone()),
