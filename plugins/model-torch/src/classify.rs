@@ -7,13 +7,14 @@
 //! text or label, or fewer than 2 distinct labels is an error, naming the line where there is one.
 //! The head's labels are the distinct labels sorted (byte order).
 //!
-//! Training (see [`finetune`](crate::finetune)): the frozen encoder's unit vectors of every text,
-//! a logistic-regression probe on them, then `epochs` passes of AdamW over the top `train_layers`
-//! transformer layers and the head together, cross-entropy with label smoothing, dropout,
-//! layer-wise learning-rate decay, linear warm-up and decay, on batches of texts of similar
-//! length, each padded to its longest. Progress counts the probe's encoding batches, the probe and
-//! every step. A fixed `seed` and `threads` give the same weights (the snapshot differs only in the
-//! recorded fit time).
+//! Training (see [`finetune`](crate::finetune)): each label's name joins the data as `label_names`
+//! more examples of that label (BANKING77 10-shot, validation: +0.5 and +0.7 points on two draws);
+//! then the frozen encoder's unit vectors of every text, a logistic-regression probe on them, then
+//! `epochs` passes of AdamW over the top `train_layers` transformer layers and the head together,
+//! cross-entropy with label smoothing, dropout, layer-wise learning-rate decay, linear warm-up and
+//! decay, on batches of texts of similar length, each padded to its longest. Progress counts the
+//! probe's encoding batches, the probe and every step. A fixed `seed` and `threads` give the same
+//! weights (the snapshot differs only in the recorded fit time).
 //!
 //! Params (JSON object, an unknown key is refused; the defaults were chosen on BANKING77, see
 //! `examples/banking77.rs`):
@@ -24,6 +25,7 @@
 //! | `max_length` | 128 | tokens per text, `[CLS]` and `[SEP]` included; longer texts are truncated |
 //! | `batch_size` | 32 | texts per training step (and per forward pass when inferring) |
 //! | `epochs` | 4 | fine-tuning passes over the data (0: the probe alone, the encoder frozen) |
+//! | `label_names` | 1 | copies of each label's name, `_` and `-` read as spaces ("card_arrival" → "card arrival"), added to the training texts with that label |
 //! | `min_steps` | 300 | more passes than `epochs` when it takes that many to reach this many steps (small data: 10 examples of 77 intents get 12 passes) |
 //! | `lr` | 1e-4 | peak learning rate of the top transformer layer |
 //! | `layer_decay` | 0.9 | each layer below the top gets this times the rate of the one above |
@@ -83,6 +85,7 @@ pub struct Params {
     pub batch_size: usize,
     pub epochs: u32,
     pub min_steps: u32,
+    pub label_names: u32,
     pub lr: f64,
     pub layer_decay: f64,
     pub head_lr: f64,
@@ -108,6 +111,7 @@ impl Default for Params {
             batch_size: 32,
             epochs: 4,
             min_steps: 300,
+            label_names: 1,
             lr: 1e-4,
             layer_decay: 0.9,
             head_lr: 1e-3,
@@ -221,6 +225,22 @@ pub fn parse_data(data: &[u8]) -> Result<(Vec<String>, Vec<String>), String> {
     Ok((texts, labels))
 }
 
+/// A label's name as a training text: `_` and `-` read as spaces, runs of spaces collapsed (`None`
+/// when nothing is left).
+fn label_text(label: &str) -> Option<String> {
+    let words: Vec<&str> = label.split(|c: char| c == '_' || c == '-' || c.is_whitespace()).filter(|w| !w.is_empty()).collect();
+    (!words.is_empty()).then(|| words.join(" "))
+}
+
+/// `copies` of each label's name (see [`label_text`]) as `(text, label)` examples, in `labels`' order.
+fn label_name_examples(labels: &[String], copies: u32) -> Vec<(String, String)> {
+    labels
+        .iter()
+        .filter_map(|label| label_text(label).map(|text| (text, label.clone())))
+        .flat_map(|example| std::iter::repeat_n(example, copies as usize))
+        .collect()
+}
+
 /// A stored tensor: its name, shape and encoding in the snapshot's payload.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -295,10 +315,15 @@ impl Classifier {
         let mut params = Params::parse(params)?;
         let model_dir = bert::model_dir(params.model_dir.take(), TASK_CLASSIFY)?;
         params.model_dir = Some(model_dir.clone());
-        let (texts, labels) = parse_data(data)?;
+        let (mut texts, mut labels) = parse_data(data)?;
+        let examples = texts.len();
         let files = bert::digests(&model_dir)?;
         let encoder = Encoder::load(&model_dir, params.max_length)?;
         let names: Vec<String> = labels.iter().collect::<BTreeSet<_>>().into_iter().cloned().collect();
+        for (text, label) in label_name_examples(&names, params.label_names) {
+            texts.push(text);
+            labels.push(label);
+        }
         let targets: Vec<i64> = labels.iter().map(|label| names.binary_search(label).expect("a label of the data") as i64).collect();
         let ids = encoder.tokenize(&texts)?;
         let bert = encoder.bert.into_inner().unwrap_or_else(std::sync::PoisonError::into_inner);
@@ -323,7 +348,7 @@ impl Classifier {
             files,
             params,
             labels: names,
-            examples: texts.len(),
+            examples,
             probe_loss: trained.probe_loss,
             epoch_losses: trained.epoch_losses,
             fit_seconds: started.elapsed().as_secs_f64(),
@@ -466,5 +491,16 @@ mod tests {
         assert_eq!(params.epochs_for(313), 4);
         assert_eq!(Params { epochs: 0, ..Params::default() }.epochs_for(25), 0);
         assert_eq!(Params { min_steps: 0, ..Params::default() }.epochs_for(25), 4);
+    }
+
+    #[test]
+    fn label_names_become_examples() {
+        assert_eq!(label_text("card_payment-fee  charged").as_deref(), Some("card payment fee charged"));
+        assert_eq!(label_text("_-_"), None);
+        let labels = ["age_limit".to_string(), "__".to_string(), "pin".to_string()];
+        let examples = label_name_examples(&labels, 2);
+        let expected = [("age limit", "age_limit"), ("age limit", "age_limit"), ("pin", "pin"), ("pin", "pin")];
+        assert_eq!(examples, expected.map(|(text, label)| (text.to_string(), label.to_string())));
+        assert!(label_name_examples(&labels, 0).is_empty());
     }
 }
