@@ -135,27 +135,12 @@ struct Answer {
     model: String,
 }
 
-/// Runs `work` with libtorch using `threads` threads (a count for the whole process), then
-/// restores the count from before the first of the calls still running: a call that ends while
-/// another runs leaves that one's count alone, so concurrent fits asking for the same count keep
-/// it (and compute the same numbers) throughout.
+/// Runs `work` with libtorch using `threads` threads, then restores the previous count.
 pub(crate) fn with_threads<T>(threads: u32, work: impl FnOnce() -> T) -> T {
-    /// Calls running, and the count from before the first of them.
-    static RUNNING: std::sync::Mutex<(usize, i32)> = std::sync::Mutex::new((0, 0));
-    {
-        let mut running = RUNNING.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-        if running.0 == 0 {
-            running.1 = tch::get_num_threads();
-        }
-        running.0 += 1;
-        tch::set_num_threads(threads as i32);
-    }
+    let before = tch::get_num_threads();
+    tch::set_num_threads(threads as i32);
     let out = work();
-    let mut running = RUNNING.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-    running.0 -= 1;
-    if running.0 == 0 {
-        tch::set_num_threads(running.1);
-    }
+    tch::set_num_threads(before);
     out
 }
 
