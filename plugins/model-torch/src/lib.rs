@@ -4,8 +4,8 @@
 //! | task | model |
 //! |---|---|
 //! | `forecast.nbeats` | one global N-BEATS-style MLP for all series, with quantile outputs ([`nbeats`]) |
-//! | `text.minilm` | the pretrained all-MiniLM-L6-v2 sentence encoder: 384-d unit vectors ([`minilm`]) |
-//! | `text.classify` | all-MiniLM-L6-v2 fine-tuned as a text classifier from labelled examples ([`classify`]) |
+//! | `text.minilm` | the pretrained all-MiniLM-L6-v2 sentence encoder: 384-d unit vectors ([`minilm`]); all-mpnet-base-v2 (768-d) given its folder |
+//! | `text.classify` | all-MiniLM-L6-v2 (or all-mpnet-base-v2) fine-tuned as a text classifier from labelled examples ([`classify`]) |
 //! | `match.mlp` | an entity matcher: an MLP over pair features and both texts' MiniLM vectors ([`matcher`]) |
 //! | `rec.sasrec` | a SASRec-family sequential recommender trained with full cross-entropy ([`sasrec`]) |
 //!

