@@ -393,6 +393,9 @@ fn drive(base: &str, node: &Node, deep_forecaster: bool) {
     browser.type_into("#user", "admin");
     browser.type_into("#password", PASSWORD);
     browser.click("button[type=submit]");
+    // The click returns before the redirected page has loaded; navigating on at once can leave the
+    // browser on the login's redirect instead (seen once in a CI run).
+    browser.wait_for("<caption>Quality report</caption>", wait);
     assert!(browser.url().ends_with("/console/quality"), "back to the page asked for: {}", browser.url());
 
     // Overview: agents with live refresh; the skip link is the first Tab stop.
